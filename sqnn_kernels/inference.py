@@ -1,0 +1,65 @@
+"""Deterministic packed inference of a whole :class:`~sqnn_kernels.spec.BinaryNetSpec`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dense import binary_dense_threshold, xnor_popcount_dense
+from .spec import BinaryNetSpec
+from .thermometer import thermometer_encode
+from .validation import as_2d, check_finite
+
+DEFAULT_CHUNK = 65536
+
+
+def _check_input(spec: BinaryNetSpec, x) -> np.ndarray:
+    if not isinstance(spec, BinaryNetSpec):
+        raise TypeError(f"spec must be a BinaryNetSpec, got {type(spec).__name__}")
+    xa = as_2d(x, "x")
+    if not (np.issubdtype(xa.dtype, np.number) or xa.dtype == np.bool_):
+        raise TypeError(f"x must be a numeric array, got dtype {xa.dtype}")
+    if xa.shape[1] != spec.n_features:
+        raise ValueError(f"x has {xa.shape[1]} features but the model expects {spec.n_features}")
+    xa = np.ascontiguousarray(xa, dtype=np.float64)
+    check_finite(xa, "x")
+    return xa
+
+
+def _forward_chunk(spec: BinaryNetSpec, x: np.ndarray, keep_hidden: bool):
+    h = thermometer_encode(x, spec.edges)
+    hidden = []
+    for layer in spec.layers:
+        h = binary_dense_threshold(h, layer.weights, layer.k, layer.thresholds)
+        if keep_hidden:
+            hidden.append(h)
+    scores = xnor_popcount_dense(h, spec.output.weights, spec.output.k)
+    scores += spec.output.bias[None, :]
+    return scores, hidden
+
+
+def forward(spec: BinaryNetSpec, x, *, chunk_size: int = DEFAULT_CHUNK):
+    """Run the network and keep every hidden layer.
+
+    Returns
+    -------
+    scores : int32 (n, n_out)
+        ``dot + bias`` of the output layer.
+    hidden : list of packed uint64 arrays (n, ceil(m_l / 64)), one per hidden layer.
+    """
+    xa = _check_input(spec, x)
+    parts = [_forward_chunk(spec, xa[i : i + chunk_size], True) for i in range(0, len(xa), chunk_size)]
+    if not parts:
+        empty = [np.zeros((0, (layer.m + 63) // 64), np.uint64) for layer in spec.layers]
+        return np.zeros((0, spec.output.n_out), np.int32), empty
+    scores = np.concatenate([p[0] for p in parts])
+    hidden = [np.concatenate([p[1][i] for p in parts]) for i in range(len(spec.layers))]
+    return scores, hidden
+
+
+def predict_scores(spec: BinaryNetSpec, x, *, chunk_size: int = DEFAULT_CHUNK) -> np.ndarray:
+    """Integer output scores ``dot + bias``, int32 (n, n_out), computed chunk by chunk (bounded memory)."""
+    xa = _check_input(spec, x)
+    out = np.empty((len(xa), spec.output.n_out), dtype=np.int32)
+    for i in range(0, len(xa), chunk_size):
+        out[i : i + chunk_size] = _forward_chunk(spec, xa[i : i + chunk_size], False)[0]
+    return out

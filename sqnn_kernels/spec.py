@@ -1,0 +1,278 @@
+"""``BinaryNetSpec``: the one description of a trained SQNN, shared by inference, training and FPGA export.
+
+Plain arrays, no training state. The network computes, for a float feature row x:
+
+1. thermometer code ``h0_b = [x_f >= edges[f][b]]`` over all features (feature 0's edges first);
+2. per hidden layer: ``dot_j = Σ_i (±1 h_i)(±1 w_ji)`` (``= k - 2 popcount(h XOR w_j)``) and
+   ``h'_j = [dot_j >= thresholds_j]``;
+3. output: integer ``score_o = dot_o + bias_o`` and ``P(y = 1) = sigmoid(scale · score_o + offset)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .validation import words_for
+
+FORMAT_VERSION = 1
+_MAGIC = "sqnn.BinaryNetSpec"
+
+
+def _check_packed_matrix(w, k: int, what: str) -> np.ndarray:
+    w = np.asarray(w)
+    if w.dtype != np.uint64 or w.ndim != 2:
+        raise ValueError(f"{what}.weights must be a 2-D uint64 packed array, got {w.dtype} {w.shape}")
+    if w.shape[0] < 1:
+        raise ValueError(f"{what}.weights must have at least one neuron (row), got shape {w.shape}")
+    if w.shape[1] != words_for(k):
+        raise ValueError(f"{what}.weights has {w.shape[1]} words per row; width k={k} needs {words_for(k)}")
+    if k % 64 and np.any(w[:, -1] >> np.uint64(k % 64)):
+        raise ValueError(f"{what}.weights has non-zero padding bits beyond k={k}")
+    return np.ascontiguousarray(w)
+
+
+def _check_int_vector(v, m: int, what: str) -> np.ndarray:
+    v = np.asarray(v)
+    if v.ndim != 1 or v.shape[0] != m:
+        raise ValueError(f"{what} must have shape ({m},), one per neuron, got {v.shape}")
+    if not np.issubdtype(v.dtype, np.integer):
+        raise TypeError(f"{what} must be integers, got dtype {v.dtype}")
+    if v.size and (v.min() < np.iinfo(np.int32).min or v.max() > np.iinfo(np.int32).max):
+        raise ValueError(f"{what} must fit in int32")
+    return np.ascontiguousarray(v, dtype=np.int32)
+
+
+@dataclass(frozen=True)
+class HiddenLayer:
+    """Binary layer: ``bit_j = [Σ_i (±1 x_i)(±1 w_ji) >= thresholds_j]``; weights packed (m, ceil(k/64))."""
+
+    weights: np.ndarray
+    k: int
+    thresholds: np.ndarray
+
+    def __post_init__(self):
+        if not isinstance(self.k, (int, np.integer)) or self.k < 1:
+            raise ValueError(f"hidden layer k must be a positive integer, got {self.k!r}")
+        object.__setattr__(self, "k", int(self.k))
+        w = _check_packed_matrix(self.weights, self.k, "hidden layer")
+        object.__setattr__(self, "weights", w)
+        object.__setattr__(self, "thresholds", _check_int_vector(self.thresholds, w.shape[0], "thresholds"))
+
+    @property
+    def m(self) -> int:
+        """Number of neurons (output width)."""
+        return int(self.weights.shape[0])
+
+
+@dataclass(frozen=True)
+class OutputLayer:
+    """Output layer: ``score_o = Σ_i (±1 x_i)(±1 w_oi) + bias_o``; ``P = sigmoid(scale · score + offset)``."""
+
+    weights: np.ndarray
+    k: int
+    bias: np.ndarray
+    scale: float = 1.0
+    offset: float = 0.0
+
+    def __post_init__(self):
+        if not isinstance(self.k, (int, np.integer)) or self.k < 1:
+            raise ValueError(f"output layer k must be a positive integer, got {self.k!r}")
+        object.__setattr__(self, "k", int(self.k))
+        w = _check_packed_matrix(self.weights, self.k, "output layer")
+        object.__setattr__(self, "weights", w)
+        object.__setattr__(self, "bias", _check_int_vector(self.bias, w.shape[0], "bias"))
+        for name in ("scale", "offset"):
+            v = float(getattr(self, name))
+            if not np.isfinite(v):
+                raise ValueError(f"output {name} must be finite, got {v}")
+            object.__setattr__(self, name, v)
+        if self.scale <= 0:
+            raise ValueError(f"output scale must be > 0 (scores increase with P), got {self.scale}")
+
+    @property
+    def n_out(self) -> int:
+        """Number of output scores."""
+        return int(self.weights.shape[0])
+
+
+@dataclass(frozen=True)
+class BinaryNetSpec:
+    """Thermometer edges + binary hidden layers + integer output layer (see module docstring)."""
+
+    edges: list
+    layers: list
+    output: OutputLayer
+    feature_names: list = field(default=None)
+
+    def __post_init__(self):
+        if not isinstance(self.edges, (list, tuple)) or len(self.edges) == 0:
+            raise ValueError("edges must be a non-empty list with one array of thresholds per feature")
+        edges = []
+        for f, e in enumerate(self.edges):
+            e = np.ascontiguousarray(np.asarray(e, dtype=np.float64))
+            if e.ndim != 1 or e.size == 0:
+                raise ValueError(f"edges[{f}] must be a non-empty 1-D array, got shape {e.shape}")
+            if not np.all(np.isfinite(e)):
+                raise ValueError(f"edges[{f}] must be finite")
+            if np.any(np.diff(e) < 0):
+                raise ValueError(f"edges[{f}] must be sorted ascending")
+            edges.append(e)
+        object.__setattr__(self, "edges", edges)
+        object.__setattr__(self, "layers", list(self.layers))
+        k = self.n_inputs
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, HiddenLayer):
+                raise TypeError(f"layers[{i}] must be a HiddenLayer, got {type(layer).__name__}")
+            if layer.k != k:
+                raise ValueError(f"layers[{i}].k = {layer.k} but the previous stage produces {k} bits")
+            k = layer.m
+        if not isinstance(self.output, OutputLayer):
+            raise TypeError(f"output must be an OutputLayer, got {type(self.output).__name__}")
+        if self.output.k != k:
+            raise ValueError(f"output.k = {self.output.k} but the last hidden stage produces {k} bits")
+        if self.feature_names is not None:
+            names = [str(n) for n in self.feature_names]
+            if len(names) != self.n_features:
+                raise ValueError(f"feature_names has {len(names)} names for {self.n_features} features")
+            object.__setattr__(self, "feature_names", names)
+
+    # -- shape facts -------------------------------------------------------------------------------------
+    @property
+    def n_features(self) -> int:
+        """Number of float input features."""
+        return len(self.edges)
+
+    @property
+    def n_inputs(self) -> int:
+        """Width of the thermometer code: total number of edges."""
+        return int(sum(e.size for e in self.edges))
+
+    @property
+    def widths(self) -> list[int]:
+        """Bit widths of every stage: [thermometer, hidden..., n_out]."""
+        return [self.n_inputs, *(layer.m for layer in self.layers), self.output.n_out]
+
+    # -- inference ----------------------------------------------------------------------------------------
+    def predict_scores(self, x) -> np.ndarray:
+        """Integer output scores, int32 (n, n_out); see :func:`sqnn_kernels.predict_scores`."""
+        from .inference import predict_scores
+
+        return predict_scores(self, x)
+
+    def predict_proba(self, x) -> np.ndarray:
+        """``sigmoid(scale · score + offset)``, float64 (n, n_out)."""
+        scores = self.predict_scores(x).astype(np.float64)
+        return 1.0 / (1.0 + np.exp(-(self.output.scale * scores + self.output.offset)))
+
+    # -- persistence --------------------------------------------------------------------------------------
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {
+            "n_edges": np.array([e.size for e in self.edges], dtype=np.int64),
+            "edges": np.concatenate(self.edges),
+            "n_layers": np.array(len(self.layers), dtype=np.int64),
+            "output_weights": self.output.weights,
+            "output_k": np.array(self.output.k, dtype=np.int64),
+            "output_bias": self.output.bias,
+            "output_affine": np.array([self.output.scale, self.output.offset], dtype=np.float64),
+        }
+        for i, layer in enumerate(self.layers):
+            arrays[f"layer{i}_weights"] = layer.weights
+            arrays[f"layer{i}_k"] = np.array(layer.k, dtype=np.int64)
+            arrays[f"layer{i}_thresholds"] = layer.thresholds
+        if self.feature_names is not None:
+            arrays["feature_names"] = np.array(self.feature_names, dtype=np.str_)
+        return arrays
+
+    def to_npz(self, path, extra: dict[str, np.ndarray] | None = None) -> None:
+        """Write the spec (and optional ``extra`` arrays, names prefixed ``extra_``) atomically to ``path``.
+
+        The file stores the format version and a SHA-256 checksum over every array's name, dtype, shape and
+        bytes; :meth:`from_npz` rejects a file whose checksum, version or structure does not match.
+        """
+        arrays = self._arrays()
+        for name, value in (extra or {}).items():
+            arrays[f"extra_{name}"] = np.asarray(value)
+        save_npz_atomic(path, arrays)
+
+    @classmethod
+    def from_npz(cls, path, *, return_extra: bool = False):
+        """Load and validate a spec written by :meth:`to_npz` (``return_extra`` also returns extras)."""
+        a = load_npz_checked(path)
+        try:
+            n_edges = a["n_edges"].astype(np.int64)
+            if n_edges.ndim != 1 or np.any(n_edges < 1) or n_edges.sum() != a["edges"].size:
+                raise ValueError("edge counts do not match the stored edges")
+            edges = np.split(a["edges"], np.cumsum(n_edges)[:-1])
+            layers = [
+                HiddenLayer(a[f"layer{i}_weights"], int(a[f"layer{i}_k"]), a[f"layer{i}_thresholds"])
+                for i in range(int(a["n_layers"]))
+            ]
+            scale, offset = a["output_affine"]
+            output = OutputLayer(a["output_weights"], int(a["output_k"]), a["output_bias"], scale, offset)
+            names = [str(x) for x in a["feature_names"]] if "feature_names" in a else None
+            spec = cls(list(edges), layers, output, names)
+        except KeyError as err:
+            raise ValueError(f"{path}: not a BinaryNetSpec file (missing array {err})") from None
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{path}: invalid BinaryNetSpec: {err}") from None
+        if return_extra:
+            return spec, {k[6:]: v for k, v in a.items() if k.startswith("extra_")}
+        return spec
+
+
+def _checksum(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{arr.dtype.str}|{arr.shape}|".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def save_npz_atomic(path, arrays: dict[str, np.ndarray]) -> None:
+    """Save ``arrays`` with a format header and checksum to ``path``: temporary file, fsync, rename."""
+    path = Path(path)
+    payload = {k: np.asarray(v) for k, v in arrays.items()}
+    header = np.array([_MAGIC, str(FORMAT_VERSION), _checksum(payload)], dtype=np.str_)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, __header__=header, **payload)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_npz_checked(path) -> dict[str, np.ndarray]:
+    """Load a file written by :func:`save_npz_atomic`; raise ``ValueError`` if it is corrupt or foreign."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        raise ValueError(f"{path}: corrupt or truncated model file ({err})") from None
+    header = arrays.pop("__header__", None)
+    if header is None or header.shape != (3,) or str(header[0]) != _MAGIC:
+        raise ValueError(f"{path}: not an sqnn model file (missing header)")
+    if str(header[1]) != str(FORMAT_VERSION):
+        raise ValueError(f"{path}: format version {header[1]} is not supported (expected {FORMAT_VERSION})")
+    if _checksum(arrays) != str(header[2]):
+        raise ValueError(f"{path}: checksum mismatch, the file is corrupt")
+    return arrays

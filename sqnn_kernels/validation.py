@@ -1,0 +1,104 @@
+"""Argument checks shared by the public wrappers: every error names the argument and the expectation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def words_for(k: int) -> int:
+    """Number of uint64 words holding ``k`` bits: ``ceil(k / 64)``."""
+    return (int(k) + 63) // 64
+
+
+def as_2d(a, name: str, *, dtype=None) -> np.ndarray:
+    """Return ``a`` as a C-contiguous 2-D array, or raise naming ``name``."""
+    if isinstance(a, (str, bytes)) or a is None:
+        raise TypeError(f"{name} must be a 2-D array, got {type(a).__name__}")
+    arr = np.asarray(a)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (rows, columns), got shape {arr.shape}")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    return np.ascontiguousarray(arr)
+
+
+def check_width(k, name: str = "k") -> int:
+    """Validate a bit width: a positive Python/numpy integer."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive integer, got {k!r}")
+    if k < 1:
+        raise ValueError(f"{name} must be >= 1, got {k}")
+    return int(k)
+
+
+def check_packed(p, name: str, k: int) -> np.ndarray:
+    """A packed uint64 (rows, ceil(k/64)) array whose padding bits beyond ``k`` are zero."""
+    if isinstance(p, (str, bytes)) or p is None:
+        raise TypeError(f"{name} must be a packed uint64 array, got {type(p).__name__}")
+    arr = np.asarray(p)
+    if arr.dtype != np.uint64:
+        raise TypeError(f"{name} must have dtype uint64 (packed bits), got {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (rows, words), got shape {arr.shape}")
+    words = words_for(k)
+    if arr.shape[1] != words:
+        raise ValueError(
+            f"{name} has {arr.shape[1]} words per row but width k={k} needs ceil(k/64)={words}"
+        )
+    rem = k % 64
+    if rem and arr.shape[0] and np.any(arr[:, -1] >> np.uint64(rem)):
+        raise ValueError(f"{name} has non-zero padding bits beyond width k={k}")
+    return np.ascontiguousarray(arr)
+
+
+def check_finite(a: np.ndarray, name: str) -> None:
+    """Raise if ``a`` holds NaN or infinity."""
+    if a.size and not np.all(np.isfinite(a)):
+        bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+        raise ValueError(f"{name} must be finite; it holds {bad} NaN/inf value(s)")
+
+
+def check_probabilities(p, name: str = "p", *, ndim: int | None = 2) -> np.ndarray:
+    """Float64 array of probabilities in [0, 1], finite."""
+    if isinstance(p, (str, bytes)) or p is None:
+        raise TypeError(f"{name} must be an array of probabilities, got {type(p).__name__}")
+    arr = np.asarray(p)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(f"{name} must be a numeric array of probabilities, got dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    check_finite(arr, name)
+    if arr.size and (arr.min() < 0.0 or arr.max() > 1.0):
+        raise ValueError(f"{name} must lie in [0, 1]; got values in [{arr.min()}, {arr.max()}]")
+    return arr
+
+
+def check_domain(s, n: int, name: str = "s") -> np.ndarray:
+    """Integer domain labels, shape (n,), values in 0..255 (small categories), as int64."""
+    if isinstance(s, (str, bytes)) or s is None:
+        raise TypeError(f"{name} must be a 1-D integer array, got {type(s).__name__}")
+    arr = np.asarray(s)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},) to match the rows of p, got {arr.shape}")
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.int64)
+    elif np.issubdtype(arr.dtype, np.floating):
+        if arr.size and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))):
+            raise ValueError(f"{name} must hold integer category labels, got non-integer values")
+        arr = arr.astype(np.int64)
+    elif not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer category labels, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() > 255):
+        raise ValueError(f"{name} labels must be integers in 0..255, got range [{arr.min()}, {arr.max()}]")
+    return arr
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """A non-negative integer seed below 2**64."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be a non-negative integer, got {seed!r}")
+    if seed < 0 or seed >= 2**64:
+        raise ValueError(f"{name} must be in [0, 2**64), got {seed}")
+    return int(seed)

@@ -1,0 +1,3 @@
+"""training: numpy autograd, SQNN layers, mutual-information losses and the SQNNClassifier."""
+
+__all__: list[str] = []
