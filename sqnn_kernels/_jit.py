@@ -27,7 +27,7 @@ def pjit(*args, **kwargs):
 
 
 @intrinsic
-def popcount(typingctx, x):
+def _popcount_intrinsic(typingctx, x):
     """Number of set bits of a 64-bit integer, via LLVM ``ctpop`` (returns uint64)."""
     if not isinstance(x, types.Integer):
         return None
@@ -39,3 +39,11 @@ def popcount(typingctx, x):
         return builder.ctpop(val)
 
     return sig, codegen
+
+
+def _popcount_python(x) -> int:
+    """Pure-Python popcount used when ``NUMBA_DISABLE_JIT=1`` (coverage runs)."""
+    return int(x).bit_count()
+
+
+popcount = _popcount_python if nb.config.DISABLE_JIT else _popcount_intrinsic

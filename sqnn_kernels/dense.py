@@ -18,7 +18,7 @@ from ._jit import pjit, popcount
 from .validation import check_packed, check_width
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kernels(W: int):
     """Compile (dot, threshold) kernels for exactly ``W`` words per row."""
 

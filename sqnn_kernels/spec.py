@@ -228,27 +228,29 @@ class BinaryNetSpec:
         return spec
 
 
-def _checksum(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        arr = np.ascontiguousarray(arrays[name])
-        h.update(f"{name}|{arr.dtype.str}|{arr.shape}|".encode())
-        h.update(arr.tobytes())
-    return h.hexdigest()
+_DIGEST_TAG = b"sqnn-sha256:"
+_TRAILER = len(_DIGEST_TAG) + 64
 
 
 def save_npz_atomic(path, arrays: dict[str, np.ndarray]) -> None:
-    """Save ``arrays`` with a format header and checksum to ``path``: temporary file, fsync, rename."""
+    """Save ``arrays`` to ``path`` atomically (temporary file, fsync, rename), sealed with a SHA-256 digest.
+
+    The file is an ordinary ``.npz`` (zip) whose archive comment is ``sqnn-sha256:<hex>``, the digest of every
+    byte before the comment; a header array holds the format magic and version.
+    """
     path = Path(path)
-    payload = {k: np.asarray(v) for k, v in arrays.items()}
-    header = np.array([_MAGIC, str(FORMAT_VERSION), _checksum(payload)], dtype=np.str_)
+    header = np.array([_MAGIC, str(FORMAT_VERSION)], dtype=np.str_)
     buf = io.BytesIO()
-    np.savez_compressed(buf, __header__=header, **payload)
+    np.savez_compressed(buf, __header__=header, **{k: np.asarray(v) for k, v in arrays.items()})
+    with zipfile.ZipFile(buf, "a") as z:
+        z.comment = b"\0" * _TRAILER
+    data = bytearray(buf.getvalue())
+    data[-_TRAILER:] = _DIGEST_TAG + hashlib.sha256(data[:-_TRAILER]).hexdigest().encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -263,16 +265,27 @@ def load_npz_checked(path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
+    data = path.read_bytes()
+    tag = data[-_TRAILER:-64] if len(data) > _TRAILER else b""
+    if tag != _DIGEST_TAG:
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                foreign = "__header__.npy" not in z.namelist()
+        except zipfile.BadZipFile:
+            foreign = False
+        if foreign:
+            raise ValueError(f"{path}: not an sqnn model file (missing header)")
+        raise ValueError(f"{path}: corrupt or truncated model file (integrity seal missing)")
+    if hashlib.sha256(data[:-_TRAILER]).hexdigest().encode() != data[-64:]:
+        raise ValueError(f"{path}: checksum mismatch, the file is corrupt")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-        raise ValueError(f"{path}: corrupt or truncated model file ({err})") from None
+        raise ValueError(f"{path}: corrupt model file ({err})") from None
     header = arrays.pop("__header__", None)
-    if header is None or header.shape != (3,) or str(header[0]) != _MAGIC:
+    if header is None or header.shape != (2,) or str(header[0]) != _MAGIC:
         raise ValueError(f"{path}: not an sqnn model file (missing header)")
     if str(header[1]) != str(FORMAT_VERSION):
         raise ValueError(f"{path}: format version {header[1]} is not supported (expected {FORMAT_VERSION})")
-    if _checksum(arrays) != str(header[2]):
-        raise ValueError(f"{path}: checksum mismatch, the file is corrupt")
     return arrays

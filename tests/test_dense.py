@@ -1,0 +1,75 @@
+import numba
+import numpy as np
+import pytest
+from hypothesis import given
+from strategies import NEURONS, ROWS, SEEDS, WIDTHS
+
+import sqnn_kernels as sk
+from sqnn_kernels import reference as ref
+
+
+def _random_pair(n, k, m, seed):
+    rng = np.random.default_rng(seed)
+    xp = sk.pack_bits(rng.integers(0, 2, (n, k)).astype(bool))
+    wp = sk.pack_bits(rng.integers(0, 2, (m, k)).astype(bool))
+    return rng, xp, wp
+
+
+@given(n=ROWS, k=WIDTHS, m=NEURONS, seed=SEEDS)
+def test_xnor_popcount_matches_reference(n, k, m, seed):
+    _, xp, wp = _random_pair(n, k, m, seed)
+    out = sk.xnor_popcount_dense(xp, wp, k)
+    assert out.dtype == np.int32 and out.shape == (n, m)
+    np.testing.assert_array_equal(out, ref.xnor_popcount_dense(xp, wp, k))
+    if n:
+        assert np.all(np.abs(out) <= k) and np.all((out - k) % 2 == 0)
+
+
+@given(n=ROWS, k=WIDTHS, m=NEURONS, seed=SEEDS)
+def test_threshold_matches_reference(n, k, m, seed):
+    rng, xp, wp = _random_pair(n, k, m, seed)
+    thresholds = rng.integers(-k - 1, k + 2, m)
+    out = sk.binary_dense_threshold(xp, wp, k, thresholds)
+    assert out.shape == (n, (m + 63) // 64)
+    np.testing.assert_array_equal(out, ref.binary_dense_threshold(xp, wp, k, thresholds))
+    if m % 64 and n:
+        assert not np.any(out[:, -1] >> np.uint64(m % 64))
+
+
+def test_dot_against_float_matmul(rng):
+    x = rng.choice([-1, 1], (33, 200))
+    w = rng.choice([-1, 1], (17, 200))
+    np.testing.assert_array_equal(sk.xnor_popcount_dense(sk.pack_bits(x), sk.pack_bits(w), 200), x @ w.T)
+
+
+def test_identical_for_one_and_two_threads(rng):
+    xp = sk.pack_bits(rng.integers(0, 2, (257, 300)).astype(bool))
+    wp = sk.pack_bits(rng.integers(0, 2, (131, 300)).astype(bool))
+    t = rng.integers(-20, 20, 131)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = sk.xnor_popcount_dense(xp, wp, 300), sk.binary_dense_threshold(xp, wp, 300, t)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = sk.xnor_popcount_dense(xp, wp, 300), sk.binary_dense_threshold(xp, wp, 300, t)
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_dense_rejects_bad_input(rng):
+    xp = sk.pack_bits(rng.integers(0, 2, (4, 70)).astype(bool))
+    wp = sk.pack_bits(rng.integers(0, 2, (3, 70)).astype(bool))
+    with pytest.raises(ValueError, match="wp has 1 words per row but width k=70 needs"):
+        sk.xnor_popcount_dense(xp, wp[:, :1].copy(), 70)
+    with pytest.raises(ValueError, match="xp has 2 words per row but width k=64"):
+        sk.xnor_popcount_dense(xp, wp, 64)
+    with pytest.raises(ValueError, match=r"thresholds must have shape \(3,\)"):
+        sk.binary_dense_threshold(xp, wp, 70, np.zeros(4, dtype=np.int32))
+    with pytest.raises(TypeError, match="thresholds must be integers"):
+        sk.binary_dense_threshold(xp, wp, 70, np.zeros(3))
+    with pytest.raises(TypeError, match="xp must have dtype uint64"):
+        sk.xnor_popcount_dense(xp.astype(np.int64), wp, 70)
+    with pytest.raises(ValueError, match="at least one neuron"):
+        sk.xnor_popcount_dense(xp, wp[:0], 70)
