@@ -1,3 +1,52 @@
-"""fpga: a fixed Verilog core for SQNN inference and writers of its parameter files."""
+"""fpga: a fixed Verilog core for SQNN inference and pure writers of its parameter files.
 
-__all__: list[str] = []
+* :func:`write_project` writes a self-contained folder (fixed HDL + ``sqnn_params.vh`` + ROM files) atomically;
+* :func:`verify_project` checks it against its manifest and the model;
+* :func:`simulate` co-simulates it with verilator (or iverilog), :func:`estimate_resources` synthesises it
+  with yosys;
+* ``render_*`` are the pure writers (``{filename: text}``), :func:`quantize_features` the input encoding.
+"""
+
+from .project import export_cli, read_manifest, verify_project, write_project
+from .quantize import SaturationWarning, auto_frac_bits, dequantize_features, quantize_edges, quantize_features
+from .render import (
+    class_threshold,
+    model_facts,
+    render_coe,
+    render_hdl,
+    render_manifest,
+    render_memories,
+    render_mif,
+    render_params,
+    render_project,
+    render_readme,
+)
+from .resources import estimate_resources
+from .simulate import SimulationError, build, lint, simulate
+
+__all__ = [
+    "SaturationWarning",
+    "SimulationError",
+    "auto_frac_bits",
+    "build",
+    "class_threshold",
+    "dequantize_features",
+    "estimate_resources",
+    "export_cli",
+    "lint",
+    "model_facts",
+    "quantize_edges",
+    "quantize_features",
+    "read_manifest",
+    "render_coe",
+    "render_hdl",
+    "render_manifest",
+    "render_memories",
+    "render_mif",
+    "render_params",
+    "render_project",
+    "render_readme",
+    "simulate",
+    "verify_project",
+    "write_project",
+]

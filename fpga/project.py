@@ -1,0 +1,184 @@
+"""The one function that touches disk (:func:`write_project`), its checker and the CLI entry point."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from sqnn_kernels.spec import BinaryNetSpec
+
+from .render import MANIFEST, render_project
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directory entries (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def _is_project(path: Path) -> bool:
+    return (path / MANIFEST).is_file()
+
+
+def write_project(spec: BinaryNetSpec, outdir, feature_bits: int = 16, frac_bits: int | None = None,
+                  *, coe: bool = True, mif: bool = True) -> Path:
+    """Write a complete, self-contained FPGA project folder for ``spec`` atomically.
+
+    The files (see :func:`fpga.render_project`) are written to a temporary sibling directory, flushed to
+    disk, and swapped with ``outdir`` in one atomic ``renameat2(RENAME_EXCHANGE)`` (or, where that is not
+    available, two renames): a reader sees either the old complete folder or the new complete one.
+
+    Parameters
+    ----------
+    spec : BinaryNetSpec
+        The model.
+    outdir : path-like
+        Target folder. An existing folder is replaced only if it is empty or an earlier project (it has a
+        ``manifest.json``); anything else raises ``ValueError`` rather than deleting user files.
+    feature_bits : int
+        Width of each input feature (two's complement).
+    frac_bits : int or None
+        Fractional bits of the inputs; None picks the finest grid on which every edge is representable.
+    coe, mif : bool
+        Also write Xilinx ``.coe`` / Intel ``.mif`` copies of the ROMs.
+
+    Returns
+    -------
+    pathlib.Path
+        ``outdir``.
+    """
+    outdir = Path(outdir).absolute()
+    files = render_project(spec, feature_bits, frac_bits, coe=coe, mif=mif)
+    if outdir.exists():
+        if not outdir.is_dir():
+            raise ValueError(f"{outdir} exists and is not a directory")
+        if any(outdir.iterdir()) and not _is_project(outdir):
+            raise ValueError(f"{outdir} is a non-empty folder that is not an sqnn FPGA project; "
+                             "refusing to replace it")
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
+    try:
+        for name, text in files.items():
+            with open(tmp / name, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.chmod(tmp, 0o755)
+        _fsync_dir(tmp)
+        if not outdir.exists():
+            try:
+                os.rename(tmp, outdir)
+            except OSError:
+                if not outdir.exists():
+                    raise
+                # someone created it meanwhile: fall through to the exchange
+            else:
+                _fsync_dir(outdir.parent)
+                return outdir
+        if _exchange(tmp, outdir):
+            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old folder
+        else:
+            old = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
+            os.rmdir(old)
+            os.rename(outdir, old)
+            os.rename(tmp, outdir)
+            shutil.rmtree(old, ignore_errors=True)
+        _fsync_dir(outdir.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return outdir
+
+
+def read_manifest(outdir) -> dict:
+    """Load and sanity-check ``manifest.json`` of a project folder (``ValueError`` if missing/corrupt)."""
+    path = Path(outdir) / MANIFEST
+    if not path.is_file():
+        raise ValueError(f"{outdir}: not an sqnn FPGA project (missing {MANIFEST})")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: corrupt manifest ({err})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != "sqnn-fpga-project" \
+            or not isinstance(manifest.get("files"), dict):
+        raise ValueError(f"{path}: not an sqnn FPGA project manifest")
+    return manifest
+
+
+def verify_project(outdir, spec: BinaryNetSpec | None = None) -> None:
+    """Check that a project folder is complete, unaltered and (if ``spec`` is given) generated from ``spec``.
+
+    Every file listed in the manifest must exist with the recorded sha256; with ``spec``, the folder is
+    re-rendered with the manifest's fixed-point format and every file must match the rendering exactly.
+
+    Raises
+    ------
+    ValueError
+        Naming every missing, truncated or altered file.
+    """
+    outdir = Path(outdir)
+    manifest = read_manifest(outdir)
+    problems = []
+    for name, digest in sorted(manifest["files"].items()):
+        path = outdir / name
+        if not path.is_file():
+            problems.append(f"missing file {name}")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            problems.append(f"altered or truncated file {name} (sha256 mismatch)")
+    if spec is not None:
+        expected = render_project(spec, manifest.get("feature_bits", 16), manifest.get("frac_bits"),
+                                  coe=any(n.endswith(".coe") for n in manifest["files"]),
+                                  mif=any(n.endswith(".mif") for n in manifest["files"]))
+        for name, text in sorted(expected.items()):
+            path = outdir / name
+            if not path.is_file():
+                if f"missing file {name}" not in problems:
+                    problems.append(f"missing file {name}")
+            elif path.read_bytes() != text.encode("utf-8"):
+                problems.append(f"{name} does not match the model (re-rendered content differs)")
+        for name in sorted(set(manifest["files"]) - set(expected)):
+            problems.append(f"unexpected file {name} in the manifest")
+    if problems:
+        raise ValueError(f"{outdir}: FPGA project check failed: " + "; ".join(dict.fromkeys(problems)))
+
+
+def export_cli(model_path, outdir, feature_bits: int = 16, frac_bits: int | None = None) -> Path:
+    """Load a ``BinaryNetSpec`` ``.npz`` and write its FPGA project folder (entry point of ``sqnn export-fpga``).
+
+    Returns the folder; errors are ``ValueError``/``FileNotFoundError`` with a one-line message.
+    """
+    spec = BinaryNetSpec.from_npz(model_path)
+    out = write_project(spec, outdir, feature_bits=feature_bits, frac_bits=frac_bits)
+    verify_project(out, spec)
+    return out

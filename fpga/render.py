@@ -1,0 +1,335 @@
+"""Pure writers: ``BinaryNetSpec`` -> ``{filename: text}`` for the fixed ``sqnn_core`` (nothing touches disk).
+
+Files (all ``$readmemh`` text, one word per line, MSB-first hexadecimal, full width):
+
+========================  ==========  ====================================================================
+file                      words       word
+========================  ==========  ====================================================================
+edges.mem                 N_THERM     signed EDGE_BITS-bit edge of thermometer bit j (two's complement)
+edge_feature.mem          N_THERM     index of the feature that thermometer bit j compares
+layer<l>_weights.mem      m_l         k_l bits, bit i = weight of input i of that neuron (1 means +1)
+layer<l>_thresholds.mem   m_l         signed THR_BITS-bit threshold, clamped to [-k_l, k_l + 1]
+output_weights.mem        n_out       output-layer weights, as above
+output_bias.mem           n_out       signed SCORE_BITS-bit bias
+sqnn_params.vh            -           ``localparam`` widths, depths, LATENCY, CLASS_THR
+========================  ==========  ====================================================================
+
+plus ``.coe`` (Xilinx) and ``.mif`` (Intel) copies of every ROM, the fixed HDL sources and a README.txt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from importlib import resources
+
+import numpy as np
+from bitarray import bitarray
+from bitarray.util import ba2hex
+
+from sqnn_kernels.reference import unpack_bits
+from sqnn_kernels.spec import BinaryNetSpec
+
+from .quantize import auto_frac_bits, check_format, int_range, quantize_edges
+
+MAX_LAYERS = 3
+HDL_SOURCES = ("sqnn_core.v", "sqnn_thermometer.v", "sqnn_layer.v", "sqnn_output.v", "sqnn_popcount.v")
+TESTBENCH = "sqnn_tb.v"
+MANIFEST = "manifest.json"
+PARAMS = "sqnn_params.vh"
+MANIFEST_VERSION = 1
+_INT32 = (int(np.iinfo(np.int32).min), int(np.iinfo(np.int32).max))
+
+
+# -- small helpers --------------------------------------------------------------------------------------
+def signed_bits(lo: int, hi: int) -> int:
+    """Smallest two's complement width (>= 2) holding every integer in ``[lo, hi]``."""
+    b = 2
+    while not (-(1 << (b - 1)) <= lo and hi <= (1 << (b - 1)) - 1):
+        b += 1
+    return b
+
+
+def unsigned_bits(n: int) -> int:
+    """Width (>= 1) of an unsigned index in ``[0, n - 1]``."""
+    return max(1, (max(n, 1) - 1).bit_length())
+
+
+def _hex_word(value: int, width: int) -> str:
+    """Two's complement ``value`` on ``width`` bits as ceil(width/4) hex digits, MSB first."""
+    return format(value & ((1 << width) - 1), f"0{(width + 3) // 4}x")
+
+
+def _row_hex(bits: np.ndarray) -> str:
+    """Bit row (element j = bit j) as MSB-first hex of ceil(k/4) digits, using :mod:`bitarray`."""
+    k = bits.size
+    ba = bitarray("0" * ((-k) % 4), endian="big")
+    ba.extend(bits[::-1].astype(bool).tolist())
+    return ba2hex(ba)
+
+
+def _weight_lines(weights: np.ndarray, k: int) -> list[str]:
+    return [_row_hex(row) for row in unpack_bits(weights, k)]
+
+
+def _mem_text(lines: list[str], title: str) -> str:
+    return f"// {title}\n" + "\n".join(lines) + "\n"
+
+
+def _mem_words(text: str) -> list[str]:
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("//")]
+
+
+# -- model facts ----------------------------------------------------------------------------------------
+def _rule(spec: BinaryNetSpec, s: np.ndarray) -> np.ndarray:
+    """``sigmoid(scale · s + offset) >= 0.5`` evaluated exactly as ``BinaryNetSpec.predict_proba`` does."""
+    scores = np.asarray(s, dtype=np.int32).astype(np.float64)
+    p = 1.0 / (1.0 + np.exp(-(spec.output.scale * scores + spec.output.offset)))
+    return p >= 0.5
+
+
+def class_threshold(spec: BinaryNetSpec, lo: int, hi: int) -> int:
+    """Smallest integer score in ``[lo, hi]`` classified positive, or ``hi + 1`` if none is.
+
+    The rule ``sigmoid(scale · s + offset) >= 0.5`` is evaluated at every integer score of the range (by
+    bisection on the monotone rule when the range is wider than 2^20) with the same float arithmetic as
+    ``predict_proba``, so the folded integer cut ``score >= CLASS_THR`` agrees with it on every score.
+    """
+    if hi - lo <= 1 << 20:
+        s = np.arange(lo, hi + 1, dtype=np.int64)
+        ok = _rule(spec, s)
+        first = int(np.argmax(ok)) if ok.any() else ok.size
+        if not (np.all(ok[first:]) and not np.any(ok[:first])):
+            raise ValueError("the output rule is not monotone in the score")
+        return lo + first
+    if not _rule(spec, np.array([hi]))[0]:
+        return hi + 1
+    a, b = lo - 1, hi  # rule(a) false (virtually), rule(b) true
+    if _rule(spec, np.array([lo]))[0]:
+        return lo
+    a = lo
+    while b - a > 1:
+        mid = (a + b) // 2
+        if _rule(spec, np.array([mid]))[0]:
+            b = mid
+        else:
+            a = mid
+    return b
+
+
+def model_facts(spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | None = None) -> dict:
+    """Every width, depth and constant of the generated files, as a plain dict (used by the writers)."""
+    if not isinstance(spec, BinaryNetSpec):
+        raise TypeError(f"spec must be a BinaryNetSpec, got {type(spec).__name__}")
+    if len(spec.layers) > MAX_LAYERS:
+        raise ValueError(f"sqnn_core supports at most {MAX_LAYERS} hidden layers, the spec has {len(spec.layers)}")
+    if frac_bits is None:
+        frac_bits = auto_frac_bits(spec.edges, feature_bits)
+    feature_bits, frac_bits = check_format(feature_bits, frac_bits)
+    n_therm = spec.n_inputs
+    widths = [n_therm] + [layer.m for layer in spec.layers]
+    slots = []
+    for i in range(MAX_LAYERS):
+        if i < len(spec.layers):
+            k = spec.layers[i].k
+            slots.append({"M": spec.layers[i].m, "THR_BITS": signed_bits(-k, k + 1)})
+        else:  # absent layer: identity bypass of the previous width
+            slots.append({"M": widths[-1], "THR_BITS": 2})
+    out = spec.output
+    lo = max(-out.k + int(out.bias.min()), _INT32[0])
+    hi = min(out.k + int(out.bias.max()), _INT32[1])
+    score_bits = min(32, signed_bits(-out.k + int(out.bias.min()), out.k + int(out.bias.max())))
+    if score_bits == 32:
+        lo, hi = _INT32
+    return {
+        "N_FEATURES": spec.n_features,
+        "FEATURE_BITS": feature_bits,
+        "FRAC_BITS": frac_bits,
+        "EDGE_BITS": feature_bits + 1,
+        "N_THERM": n_therm,
+        "FIDX_BITS": unsigned_bits(spec.n_features),
+        "N_LAYERS": len(spec.layers),
+        "slots": slots,
+        "OUT_K": out.k,
+        "N_OUT": out.n_out,
+        "SCORE_BITS": score_bits,
+        "SCORE_MIN": lo,
+        "SCORE_MAX": hi,
+        "CLASS_THR": class_threshold(spec, lo, hi),
+        "LATENCY": 4 + 2 * len(spec.layers),
+    }
+
+
+# -- renderers ------------------------------------------------------------------------------------------
+def render_params(spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | None = None) -> dict[str, str]:
+    """``sqnn_params.vh``: the ``localparam`` s the fixed core and testbench ``include`` (no include guard)."""
+    f = model_facts(spec, feature_bits, frac_bits)
+    w = f["SCORE_BITS"] + 1
+    thr = f["CLASS_THR"]
+    thr_lit = f"{'-' if thr < 0 else ''}{w}'sd{abs(thr)}"
+    lines = [
+        "// sqnn_params.vh -- generated by fpga.render_params; included inside sqnn_core and sqnn_tb.",
+        f"// Model: {f['N_FEATURES']} features -> {f['N_THERM']} thermometer bits -> "
+        + " -> ".join(str(layer.m) for layer in spec.layers) + (" -> " if spec.layers else "")
+        + f"{f['N_OUT']} scores.",
+        f"// Inputs: FEATURE_BITS-bit two's complement, x_int = clip(rint(x * 2^{f['FRAC_BITS']})).",
+        f"localparam N_FEATURES   = {f['N_FEATURES']};",
+        f"localparam FEATURE_BITS = {f['FEATURE_BITS']};",
+        f"localparam FRAC_BITS    = {f['FRAC_BITS']};",
+        f"localparam EDGE_BITS    = {f['EDGE_BITS']};",
+        f"localparam N_THERM      = {f['N_THERM']};",
+        f"localparam FIDX_BITS    = {f['FIDX_BITS']};",
+        f"localparam N_LAYERS     = {f['N_LAYERS']};",
+    ]
+    for i, slot in enumerate(f["slots"]):
+        note = "" if i < f["N_LAYERS"] else "  // absent layer: identity bypass"
+        lines.append(f"localparam L{i}_M         = {slot['M']};{note}")
+        lines.append(f"localparam L{i}_THR_BITS  = {slot['THR_BITS']};")
+    lines += [
+        f"localparam OUT_K        = {f['OUT_K']};",
+        f"localparam N_OUT        = {f['N_OUT']};",
+        f"localparam SCORE_BITS   = {f['SCORE_BITS']};",
+        f"// class = (score >= CLASS_THR) <=> sigmoid({spec.output.scale!r} * score + {spec.output.offset!r}) >= 0.5",
+        f"localparam signed [SCORE_BITS:0] CLASS_THR = {thr_lit};",
+        f"localparam LATENCY      = {f['LATENCY']};",
+    ]
+    return {PARAMS: "\n".join(lines) + "\n"}
+
+
+def _roms(spec: BinaryNetSpec, f: dict) -> dict[str, tuple[int, list[str], str]]:
+    """ROM name -> (word width, hex words, description)."""
+    e_int = quantize_edges(spec.edges, f["FEATURE_BITS"], f["FRAC_BITS"])
+    eb = f["EDGE_BITS"]
+    roms = {
+        "edges": (eb, [_hex_word(int(v), eb) for e in e_int for v in e],
+                  f"thermometer edges, signed {eb}-bit, x_int >= edge (frac_bits={f['FRAC_BITS']})"),
+        "edge_feature": (f["FIDX_BITS"],
+                         [_hex_word(i, f["FIDX_BITS"]) for i, e in enumerate(e_int) for _ in e],
+                         "feature index of each thermometer bit"),
+    }
+    for i, layer in enumerate(spec.layers):
+        tb = f["slots"][i]["THR_BITS"]
+        thr = np.clip(layer.thresholds.astype(np.int64), -layer.k, layer.k + 1)
+        roms[f"layer{i}_weights"] = (layer.k, _weight_lines(layer.weights, layer.k),
+                                     f"layer {i} weights, {layer.m} neurons x {layer.k} bits, bit 1 = +1")
+        roms[f"layer{i}_thresholds"] = (tb, [_hex_word(int(t), tb) for t in thr],
+                                        f"layer {i} thresholds, signed {tb}-bit, bit = dot >= threshold")
+    sb = f["SCORE_BITS"]
+    roms["output_weights"] = (spec.output.k, _weight_lines(spec.output.weights, spec.output.k),
+                              f"output weights, {spec.output.n_out} outputs x {spec.output.k} bits, bit 1 = +1")
+    roms["output_bias"] = (sb, [_hex_word(int(b), sb) for b in spec.output.bias],
+                           f"output bias, signed {sb}-bit, score = dot + bias")
+    return roms
+
+
+def render_memories(spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | None = None) -> dict[str, str]:
+    """``$readmemh`` files of every ROM (``<name>.mem``)."""
+    f = model_facts(spec, feature_bits, frac_bits)
+    return {f"{name}.mem": _mem_text(words, f"{desc}; {width}-bit words")
+            for name, (width, words, desc) in _roms(spec, f).items()}
+
+
+def render_coe(spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | None = None) -> dict[str, str]:
+    """Xilinx ``.coe`` copies of every ROM (radix 16, same words as the ``.mem`` files)."""
+    f = model_facts(spec, feature_bits, frac_bits)
+    out = {}
+    for name, (width, words, desc) in _roms(spec, f).items():
+        body = ",\n".join(words) + ";\n"
+        out[f"{name}.coe"] = (f"; {desc}; {width}-bit words, depth {len(words)}\n"
+                              "memory_initialization_radix=16;\nmemory_initialization_vector=\n" + body)
+    return out
+
+
+def render_mif(spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | None = None) -> dict[str, str]:
+    """Intel (Altera) ``.mif`` copies of every ROM."""
+    f = model_facts(spec, feature_bits, frac_bits)
+    out = {}
+    for name, (width, words, desc) in _roms(spec, f).items():
+        body = "".join(f"  {a} : {w};\n" for a, w in enumerate(words))
+        out[f"{name}.mif"] = (f"-- {desc}\nWIDTH={width};\nDEPTH={len(words)};\nADDRESS_RADIX=UNS;\n"
+                              f"DATA_RADIX=HEX;\nCONTENT BEGIN\n{body}END;\n")
+    return out
+
+
+def render_hdl() -> dict[str, str]:
+    """The fixed HDL sources (core and testbench), verbatim from ``fpga/hdl``."""
+    hdl = resources.files("fpga") / "hdl"
+    return {name: (hdl / name).read_text(encoding="utf-8") for name in (*HDL_SOURCES, TESTBENCH)}
+
+
+def render_readme(spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | None = None) -> dict[str, str]:
+    """A short ``README.txt`` describing the folder and how to use it."""
+    f = model_facts(spec, feature_bits, frac_bits)
+    arch = " -> ".join(str(w) for w in spec.widths)
+    text = f"""SQNN FPGA project (generated by fpga.write_project; do not edit by hand)
+
+Model: {f['N_FEATURES']} features -> thermometer/hidden/output widths {arch}
+Core:  sqnn_core (fixed Verilog-2001, sqnn_*.v); model data: sqnn_params.vh + *.mem
+Ports: clk, rst (sync, active high), in_valid, in_features[{f['N_FEATURES'] * f['FEATURE_BITS']}-1:0]
+       -> out_valid, out_score[{f['N_OUT'] * f['SCORE_BITS']}-1:0] (signed {f['SCORE_BITS']}-bit per output),
+          out_class[{f['N_OUT']}-1:0]
+Inputs: feature f = in_features[f*{f['FEATURE_BITS']} +: {f['FEATURE_BITS']}], two's complement,
+       x_int = clip(rint(x * 2^{f['FRAC_BITS']})) (fpga.quantize_features). Grid inputs give exactly
+       sqnn_kernels.predict_scores; edges are rounded up to the grid.
+Class: out_class = score >= {f['CLASS_THR']}  <=>  sigmoid(scale*score + offset) >= 0.5
+Throughput: one vector per clock; LATENCY = {f['LATENCY']} clocks.
+
+Use: add sqnn_core.v, sqnn_thermometer.v, sqnn_layer.v, sqnn_output.v, sqnn_popcount.v to the design,
+put this folder on the include path (for sqnn_params.vh), and let the core find the .mem files:
+  - run the simulator/synthesis from this folder (PARAM_DIR defaults to "."), or
+  - instantiate sqnn_core #(.PARAM_DIR("/abs/path/to/this/folder")), or
+  - define the macro: -DSQNN_PARAM_DIR=\\"/abs/path/to/this/folder\\".
+Vivado/Quartus users may instead initialise the ROMs from the .coe / .mif copies.
+Check the folder with fpga.verify_project(folder, spec); manifest.json lists the sha256 of every file.
+"""
+    return {"README.txt": text}
+
+
+def render_manifest(files: dict[str, str], facts: dict) -> dict[str, str]:
+    """``manifest.json`` with the sha256 of every other file and the fixed-point format."""
+    manifest = {
+        "format": "sqnn-fpga-project",
+        "version": MANIFEST_VERSION,
+        "feature_bits": facts["FEATURE_BITS"],
+        "frac_bits": facts["FRAC_BITS"],
+        "latency": facts["LATENCY"],
+        "files": {name: hashlib.sha256(text.encode("utf-8")).hexdigest() for name, text in sorted(files.items())},
+    }
+    return {MANIFEST: json.dumps(manifest, indent=2, sort_keys=True) + "\n"}
+
+
+def render_project(spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | None = None,
+                   *, coe: bool = True, mif: bool = True) -> dict[str, str]:
+    """Every file of a project folder, manifest included."""
+    facts = model_facts(spec, feature_bits, frac_bits)
+    fb, frac = facts["FEATURE_BITS"], facts["FRAC_BITS"]
+    files = {**render_params(spec, fb, frac), **render_memories(spec, fb, frac), **render_hdl(),
+             **render_readme(spec, fb, frac)}
+    if coe:
+        files.update(render_coe(spec, fb, frac))
+    if mif:
+        files.update(render_mif(spec, fb, frac))
+    files.update(render_manifest(files, facts))
+    return files
+
+
+def encode_vectors(x_int: np.ndarray, feature_bits: int) -> str:
+    """Testbench input file: one MSB-first hex line per row, feature 0 in the least significant bits."""
+    x_int = np.asarray(x_int, dtype=np.int64)
+    mask = (1 << feature_bits) - 1
+    digits = math.ceil(x_int.shape[1] * feature_bits / 4)
+    lines = []
+    for row in x_int.tolist():
+        word = 0
+        for f, v in enumerate(row):
+            word |= (v & mask) << (f * feature_bits)
+        lines.append(format(word, f"0{digits}x"))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+__all__ = [
+    "class_threshold", "encode_vectors", "int_range", "model_facts", "render_coe", "render_hdl",
+    "render_manifest", "render_memories", "render_mif", "render_params", "render_project", "render_readme",
+    "signed_bits", "unsigned_bits",
+]

@@ -1,0 +1,1 @@
+def estimate_resources(outdir): raise NotImplementedError

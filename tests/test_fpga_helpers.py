@@ -1,0 +1,53 @@
+"""Random ``BinaryNetSpec`` s and grid inputs for the FPGA tests (built directly, no training)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sqnn_kernels.reference import pack_bits
+from sqnn_kernels.spec import BinaryNetSpec, HiddenLayer, OutputLayer
+
+
+def random_packed(rng: np.random.Generator, m: int, k: int) -> np.ndarray:
+    """Random packed ±1 weights (m, ceil(k/64)) with zero padding bits."""
+    return pack_bits(rng.integers(0, 2, size=(m, k)).astype(bool))
+
+
+def random_spec(rng: np.random.Generator, n_features: int, n_bins, hidden, n_out: int = 1,
+                frac_bits: int = 8, on_grid: bool = True, bias_range: int | None = None,
+                scale: float | None = None, offset: float | None = None) -> BinaryNetSpec:
+    """A random spec: ``n_bins`` edges per feature (int or list), hidden widths, ``n_out`` outputs."""
+    if np.isscalar(n_bins):
+        n_bins = [int(n_bins)] * n_features
+    edges = []
+    for nb in n_bins:
+        e = np.sort(rng.normal(0.0, 2.0, size=nb))
+        if on_grid:
+            e = np.round(e * 2**frac_bits) / 2**frac_bits
+        edges.append(e)
+    k = int(sum(n_bins))
+    layers = []
+    for m in hidden:
+        layers.append(HiddenLayer(random_packed(rng, m, k), k, rng.integers(-k, k + 1, size=m)))
+        k = m
+    br = k if bias_range is None else bias_range
+    output = OutputLayer(random_packed(rng, n_out, k), k, rng.integers(-br, br + 1, size=n_out),
+                         scale=float(rng.uniform(0.01, 1.0)) if scale is None else scale,
+                         offset=float(rng.normal(0, 2)) if offset is None else offset)
+    return BinaryNetSpec(edges, layers, output)
+
+
+def grid_inputs(rng: np.random.Generator, spec: BinaryNetSpec, n: int, frac_bits: int,
+                feature_bits: int = 16) -> np.ndarray:
+    """Grid-valued float inputs: mostly near the edges (hitting them exactly), some at the range limits."""
+    lo, hi = -(1 << (feature_bits - 1)), (1 << (feature_bits - 1)) - 1
+    cols = []
+    for e in spec.edges:
+        e_int = np.ceil(np.asarray(e) * 2**frac_bits).astype(np.int64)
+        pick = e_int[rng.integers(0, e_int.size, size=n)] + rng.integers(-2, 3, size=n)
+        wide = rng.integers(lo, hi + 1, size=n)
+        col = np.where(rng.random(n) < 0.8, pick, wide)
+        col[rng.random(n) < 0.02] = lo
+        col[rng.random(n) < 0.02] = hi
+        cols.append(np.clip(col, lo, hi))
+    return np.stack(cols, axis=1).astype(np.float64) / 2**frac_bits
