@@ -19,7 +19,7 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
-@jit
+@jit(inline="always")
 def _mix64(z):
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
@@ -29,20 +29,27 @@ def _mix64(z):
 @pjit
 def _bernoulli_kernel(p, seed, row_offset, out):
     n, m = p.shape
-    words = out.shape[1]
+    full = m // 64
     seed_key = _mix64(np.uint64(seed))
-    scale = 2.0**-53
+    bad = 0
     for r in prange(n):
         key = _mix64(seed_key + (np.uint64(row_offset + r) + np.uint64(1)) * _G)
-        for wd in range(words):
-            start = wd * 64
-            stop = min(start + 64, m)
+        for wd in range(full + 1):
+            base = wd * 64
+            count = min(64, m - base)  # 64 except in the last, partial word
             acc = np.uint64(0)
-            for c in range(start, stop):
-                u = _mix64(key + (np.uint64(c) + np.uint64(1)) * _G)
-                bit = np.float64(u >> np.uint64(11)) * scale < p[r, c]
-                acc |= np.uint64(bit) << np.uint64(c - start)
-            out[r, wd] = acc
+            nbad = 0
+            for j in range(count):
+                pj = p[r, base + j]
+                nbad += not (0.0 <= pj <= 1.0)  # also catches NaN
+                u = _mix64(key + np.uint64(base + j + 1) * _G)
+                # u >> 11 < 2^53 converts exactly; bit = [u / 2^64 < p] at 53-bit resolution
+                bit = np.float64(np.int64(u >> np.uint64(11))) * 2.0**-53 < pj
+                acc |= np.uint64(bit) << np.uint64(j)
+            if count > 0:
+                out[r, wd] = acc
+            bad += nbad
+    return bad
 
 
 def bernoulli_pack(p, seed: int, row_offset: int = 0) -> np.ndarray:
@@ -62,13 +69,20 @@ def bernoulli_pack(p, seed: int, row_offset: int = 0) -> np.ndarray:
     -------
     uint64 array, shape (n, ceil(m / 64)); padding bits 0. ``p = 0`` never and ``p = 1`` always sets a bit.
     """
-    pa = check_probabilities(p, "p")
+    if isinstance(p, (str, bytes)) or p is None:
+        raise TypeError(f"p must be a 2-D array of probabilities, got {type(p).__name__}")
+    pa = np.asarray(p)
+    if pa.ndim != 2:
+        raise ValueError(f"p must be 2-D (rows, neurons), got shape {pa.shape}")
+    if not (np.issubdtype(pa.dtype, np.floating) or np.issubdtype(pa.dtype, np.integer) or pa.dtype == bool):
+        raise TypeError(f"p must be a numeric array of probabilities, got dtype {pa.dtype}")
+    pa = np.ascontiguousarray(pa, dtype=np.float64)
     seed = check_seed(seed)
     row_offset = check_seed(row_offset, "row_offset")
     n, m = pa.shape
     if m == 0:
         raise ValueError("p must have at least one column")
     out = np.zeros((n, (m + 63) // 64), dtype=np.uint64)
-    if n:
-        _bernoulli_kernel(pa, np.uint64(seed), np.uint64(row_offset), out)
+    if n and _bernoulli_kernel(pa, np.uint64(seed), np.uint64(row_offset), out):
+        check_probabilities(pa, "p")  # raises with the offending range (the kernel only counts)
     return out

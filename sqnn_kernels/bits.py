@@ -1,34 +1,14 @@
-"""Bit packing: (n, k) ±1/{0,1}/bool arrays <-> uint64 (n, ceil(k/64)), element j in word j//64, bit j%64."""
+"""Bit packing: (n, k) ±1/{0,1}/bool arrays <-> uint64 (n, ceil(k/64)), element j in word j//64, bit j%64.
+
+Packing is numpy's SIMD ``packbits``/``unpackbits`` with little-endian bit order, viewed as little-endian
+uint64 words; the arithmetic twin is :func:`sqnn_kernels.reference.pack_bits`.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from ._jit import pjit
 from .validation import as_2d, check_width, words_for
-
-
-@pjit
-def _pack_kernel(bits, out):
-    n, k = bits.shape
-    words = out.shape[1]
-    for r in prange(n):
-        for wd in range(words):
-            start = wd * 64
-            stop = min(start + 64, k)
-            acc = np.uint64(0)
-            for j in range(start, stop):
-                acc |= np.uint64(bits[r, j]) << np.uint64(j - start)
-            out[r, wd] = acc
-
-
-@pjit
-def _unpack_kernel(packed, k, out):
-    n = packed.shape[0]
-    for r in prange(n):
-        for j in range(k):
-            out[r, j] = np.uint8((packed[r, j >> 6] >> np.uint64(j & 63)) & np.uint64(1))
 
 
 def pack_bits(a) -> np.ndarray:
@@ -56,10 +36,9 @@ def pack_bits(a) -> np.ndarray:
     n, k = bits.shape
     if k == 0:
         raise ValueError("a must have at least one column (k >= 1)")
-    out = np.empty((n, words_for(k)), dtype=np.uint64)
-    if n:
-        _pack_kernel(np.ascontiguousarray(bits), out)
-    return out
+    out = np.zeros((n, words_for(k) * 8), dtype=np.uint8)
+    out[:, : (k + 7) // 8] = np.packbits(bits, axis=1, bitorder="little")
+    return out.view("<u8").astype(np.uint64, copy=False)
 
 
 def unpack_bits(p, k: int) -> np.ndarray:
@@ -68,7 +47,5 @@ def unpack_bits(p, k: int) -> np.ndarray:
 
     k = check_width(k)
     packed = check_packed(p, "p", k)
-    out = np.empty((packed.shape[0], k), dtype=np.uint8)
-    if packed.shape[0]:
-        _unpack_kernel(packed, k, out)
-    return out
+    as_bytes = packed.astype("<u8", copy=False).view(np.uint8)
+    return np.unpackbits(as_bytes, axis=1, count=k, bitorder="little")

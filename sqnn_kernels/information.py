@@ -53,18 +53,27 @@ def _category_sums(p, s, n_cat, chunk):
     n_chunks = (n + chunk - 1) // chunk
     sums = np.zeros((n_chunks, n_cat, m))
     counts = np.zeros((n_chunks, n_cat), dtype=np.int64)
+    bad = 0
     for c in prange(n_chunks):
+        acc = np.zeros((n_cat, m))
+        cnt = np.zeros(n_cat, dtype=np.int64)
+        nbad = 0
         for r in range(c * chunk, min(n, (c + 1) * chunk)):
             v = s[r]
-            counts[c, v] += 1
+            cnt[v] += 1
             for i in range(m):
-                sums[c, v, i] += p[r, i]
+                q = p[r, i]
+                nbad += not (0.0 <= q <= 1.0)  # also catches NaN
+                acc[v, i] += q
+        sums[c] = acc
+        counts[c] = cnt
+        bad += nbad
     total = np.zeros((n_cat, m))
     total_counts = np.zeros(n_cat, dtype=np.int64)
-    for c in range(n_chunks):
+    for c in range(n_chunks):  # fixed chunk order: identical for any thread count
         total += sums[c]
         total_counts += counts[c]
-    return total, total_counts
+    return total, total_counts, bad
 
 
 @jit
@@ -83,8 +92,17 @@ def _per_neuron_from_sums(sums, counts):
     return result
 
 
-def _prepare(p, s):
-    pa = check_probabilities(p, "p")
+def _prepare(p, s, *, check_range: bool = True):
+    if isinstance(p, (str, bytes)) or p is None:
+        raise TypeError(f"p must be a 2-D array of probabilities, got {type(p).__name__}")
+    pa = np.asarray(p)
+    if pa.dtype == object or not (np.issubdtype(pa.dtype, np.number) or pa.dtype == np.bool_):
+        raise TypeError(f"p must be a numeric array of probabilities, got dtype {pa.dtype}")
+    if pa.ndim != 2:
+        raise ValueError(f"p must be 2-D (rows, neurons), got shape {pa.shape}")
+    pa = np.ascontiguousarray(pa, dtype=np.float64)
+    if check_range:
+        pa = check_probabilities(pa, "p")
     sa = check_domain(s, pa.shape[0])
     n_cat = int(sa.max()) + 1 if sa.size else 1
     return pa, sa, n_cat
@@ -103,10 +121,12 @@ def per_neuron_mi(p, s) -> float:
     s : int array, shape (n,), values in 0..255
         Domain (or nuisance category) of each row.
     """
-    pa, sa, n_cat = _prepare(p, s)
+    pa, sa, n_cat = _prepare(p, s, check_range=False)  # the kernel counts values outside [0, 1]
     if pa.shape[0] == 0:
         return 0.0
-    sums, counts = _category_sums(pa, sa, n_cat, _CHUNK)
+    sums, counts, bad = _category_sums(pa, sa, n_cat, _CHUNK)
+    if bad:
+        check_probabilities(pa, "p")  # raises, naming the offending range
     return max(float(_per_neuron_from_sums(sums, counts)), 0.0)
 
 

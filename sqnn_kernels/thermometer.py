@@ -34,13 +34,22 @@ def flatten_edges(edges, n_features: int | None = None, name: str = "edges"):
 @pjit
 def _thermometer_kernel(x, flat, offsets, out):
     n, f = x.shape
-    one = np.uint64(1)
     for r in prange(n):
         for feat in range(f):
             v = x[r, feat]
-            for b in range(offsets[feat], offsets[feat + 1]):
-                if v >= flat[b]:
-                    out[r, b >> 6] |= one << np.uint64(b & 63)
+            lo = offsets[feat]
+            c = 0
+            for b in range(lo, offsets[feat + 1]):
+                c += v >= flat[b]
+            # edges are sorted, so the code is a run of c ones starting at bit lo
+            pos = lo
+            while c > 0:
+                shift = pos & 63
+                take = min(c, 64 - shift)
+                mask = np.uint64(0xFFFFFFFFFFFFFFFF) >> np.uint64(64 - take)
+                out[r, pos >> 6] |= mask << np.uint64(shift)
+                pos += take
+                c -= take
 
 
 def thermometer_encode(x, edges) -> np.ndarray:
