@@ -1,0 +1,65 @@
+"""Input checks shared by the estimators: every error names the argument and what was expected."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_x(x, name: str = "X", n_features: int | None = None) -> np.ndarray:
+    """A finite float64 (n, f) array."""
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be a 2-D numeric array, got {type(x).__name__}")
+    arr = np.asarray(x)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (rows, features), got shape {arr.shape}")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one feature column")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features but the model was fitted with {n_features}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if arr.size and not np.all(np.isfinite(arr)):
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} must be finite; it holds {bad} NaN/inf value(s)")
+    return arr
+
+
+def _as_int_vector(v, n: int, name: str) -> np.ndarray:
+    if v is None or isinstance(v, (str, bytes)):
+        raise TypeError(f"{name} must be a 1-D array of integers, got {type(v).__name__}")
+    arr = np.asarray(v)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},) to match the rows of X, got {arr.shape}")
+    if arr.dtype == np.bool_:
+        return arr.astype(np.int64)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.floating):
+        if arr.size and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))):
+            raise ValueError(f"{name} must hold integer values, got non-integer or non-finite entries")
+    return arr.astype(np.int64)
+
+
+def check_y(y, n: int, name: str = "y") -> np.ndarray:
+    """Labels in {−1, 0, 1} (−1 = unlabelled), int64 (n,), with at least one labelled row."""
+    arr = _as_int_vector(y, n, name)
+    bad = ~np.isin(arr, (-1, 0, 1))
+    if bad.any():
+        raise ValueError(
+            f"{name} must hold 0/1 labels and -1 for unlabelled rows; got other values "
+            f"{np.unique(arr[bad])[:5].tolist()}"
+        )
+    if n and not np.any(arr >= 0):
+        raise ValueError(f"all rows of {name} are unlabelled (-1); at least one labelled row is needed")
+    return arr
+
+
+def check_s(s, n: int, name: str = "s") -> np.ndarray:
+    """Domain categories: integers in 0..255, int64 (n,); ``None`` means one domain (all zeros)."""
+    if s is None:
+        return np.zeros(n, dtype=np.int64)
+    arr = _as_int_vector(s, n, name)
+    if arr.size and (arr.min() < 0 or arr.max() > 255):
+        raise ValueError(f"{name} must hold integer categories in 0..255, got range [{arr.min()}, {arr.max()}]")
+    return arr

@@ -1,0 +1,132 @@
+"""Losses of SQNN training: cross-entropy on labelled rows and differentiable I(T; S) estimates, in bits.
+
+A hidden layer gives, for each row r of a batch, activation probabilities ``θ_r ∈ [0, 1]^m``; given r its
+neurons are independent Bernoulli variables. ``S`` is a small integer domain/nuisance category per row.
+
+* ``per_neuron`` (the SQNN paper's closed form, a sum of single-neuron informations)::
+
+      I_pn = Σ_i [ H_b(θ̄_i) − Σ_v π_v H_b(θ̄_i|v) ],   θ̄_i|v = mean_{r: s_r = v} θ_ri,  π_v = N_v / N
+
+* ``joint`` (exact for the layer as a mixture of product-Bernoullis, ``m ≤ 16``)::
+
+      P(t|v) = mean_{r: s_r = v} Π_i θ_ri^{t_i} (1 − θ_ri)^{1 − t_i},  P(t) = Σ_v π_v P(t|v)
+      I = Σ_v π_v Σ_t P(t|v) log2 P(t|v) / P(t)
+
+* ``conditional``: ``I(T; S | Y) = Σ_y P(y) I_pn(T; S | Y = y)`` on labelled rows only (keeps the part of
+  the domain dependence that the label explains).
+
+All are functions of ``θ`` built from :class:`~training.autograd.Tensor` ops, so they are differentiable.
+They match :func:`sqnn_kernels.per_neuron_mi` and :func:`sqnn_kernels.joint_mi` on the same numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .autograd import Tensor
+
+__all__ = ["MAX_JOINT_NEURONS", "MI_KINDS", "bce_with_logits", "group_matrix", "layer_mi"]
+
+MI_KINDS = ("per_neuron", "joint", "conditional")
+MAX_JOINT_NEURONS = 16
+_LN2 = float(np.log(2.0))
+
+
+def bce_with_logits(z: Tensor, y: np.ndarray) -> Tensor:
+    """Mean binary cross-entropy (nats) over the labelled rows (``y ∈ {0, 1}``); rows with ``y = −1`` get weight 0.
+
+    ``CE = −(1/N_lab) Σ_{r: y_r ≥ 0} [y_r log σ(z_r) + (1 − y_r) log σ(−z_r)]``. Unlabelled rows contribute
+    exactly zero to the value and the gradient. Returns 0 if the batch has no labelled row.
+    """
+    y = np.asarray(y)
+    lab = y >= 0
+    n_lab = int(lab.sum())
+    if n_lab == 0:
+        return Tensor(np.zeros((), dtype=z.data.dtype), requires_grad=False)
+    w_pos = (lab & (y == 1)).astype(z.data.dtype) / n_lab
+    w_neg = (lab & (y == 0)).astype(z.data.dtype) / n_lab
+    return -((z.log_sigmoid() * w_pos).sum() + ((-z).log_sigmoid() * w_neg).sum())
+
+
+def group_matrix(s: np.ndarray, n_cat: int | None = None, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Averaging matrix ``A`` (n_cat, n) with ``A[v, r] = 1[s_r = v] / N_v`` and weights ``π_v = N_v / N``.
+
+    Categories with no row get a zero row and ``π_v = 0``.
+    """
+    s = np.asarray(s, dtype=np.int64)
+    n_cat = int(s.max()) + 1 if n_cat is None else n_cat
+    counts = np.bincount(s, minlength=n_cat).astype(np.float64)
+    onehot = (s[None, :] == np.arange(n_cat)[:, None]).astype(np.float64)
+    a = onehot / np.maximum(counts, 1.0)[:, None]
+    return a.astype(dtype), (counts / max(len(s), 1)).astype(dtype)
+
+
+def per_neuron_mi_tensor(theta: Tensor, s: np.ndarray, n_cat: int | None = None) -> Tensor:
+    """Differentiable closed form ``Σ_i [H_b(θ̄_i) − Σ_v π_v H_b(θ̄_i|v)]`` in bits (see module docstring)."""
+    a, pi = group_matrix(s, n_cat, theta.data.dtype)
+    keep = pi > 0
+    a, pi = a[keep], pi[keep]
+    if len(pi) < 2:
+        return Tensor(np.zeros((), dtype=theta.data.dtype), requires_grad=False)
+    cond = Tensor(a, requires_grad=False) @ theta  # (C, m) per-category means
+    marginal = Tensor(pi[None, :], requires_grad=False) @ cond  # (1, m)
+    return marginal.binary_entropy().sum() - (cond.binary_entropy().sum(axis=1) * pi).sum()
+
+
+def _code_matrix(m: int) -> np.ndarray:
+    """All 2^m codes as rows of {0, 1} (code c has bit i = (c >> i) & 1)."""
+    return ((np.arange(1 << m)[:, None] >> np.arange(m)[None, :]) & 1).astype(np.float64)
+
+
+def joint_mi_tensor(theta: Tensor, s: np.ndarray, n_cat: int | None = None, eps: float = 1e-7) -> Tensor:
+    """Differentiable exact ``I(T; S)`` of a layer of ``m ≤ 16`` Bernoulli neurons, in bits.
+
+    ``log P(t|r) = B log θ_r + (1 − B) log(1 − θ_r)`` for the code matrix ``B`` (2^m, m); then per-category
+    means, marginal and ``Σ_v π_v Σ_t P(t|v) log2(P(t|v)/P(t))``. Cost ``O(n 2^m m)``.
+    """
+    m = theta.shape[1]
+    if m > MAX_JOINT_NEURONS:
+        raise ValueError(
+            f"mi='joint' enumerates 2^m codes and allows layers of at most {MAX_JOINT_NEURONS} neurons; "
+            f"this layer has {m} (use mi='per_neuron')"
+        )
+    a, pi = group_matrix(s, n_cat, theta.data.dtype)
+    keep = pi > 0
+    a, pi = a[keep], pi[keep]
+    if len(pi) < 2:
+        return Tensor(np.zeros((), dtype=theta.data.dtype), requires_grad=False)
+    codes = Tensor(_code_matrix(m).T.astype(theta.data.dtype), requires_grad=False)  # (m, 2^m)
+    clipped = theta * (1.0 - 2.0 * eps) + eps
+    logp = clipped.log() @ codes + (1.0 - clipped).log() @ (1.0 - codes)  # (n, 2^m)
+    cond = Tensor(a, requires_grad=False) @ logp.exp()  # (C, 2^m) P(t | v)
+    marginal = Tensor(pi[None, :], requires_grad=False) @ cond  # (1, 2^m)
+    cond_safe = cond + 1e-30
+    ratio = cond_safe.log() - (marginal + 1e-30).log()
+    return ((cond * ratio).sum(axis=1) * pi).sum() * (1.0 / _LN2)
+
+
+def layer_mi(theta: Tensor, s: np.ndarray, kind: str = "per_neuron", y: np.ndarray | None = None,
+             n_cat: int | None = None) -> Tensor:
+    """``I(T; S)`` of one layer by ``kind`` ∈ {"per_neuron", "joint", "conditional"} (bits).
+
+    ``conditional`` needs ``y`` and uses only rows with ``y ∈ {0, 1}``:
+    ``Σ_c (N_c / N_lab) I_pn(T; S | Y = c)``.
+    """
+    if kind == "per_neuron":
+        return per_neuron_mi_tensor(theta, s, n_cat)
+    if kind == "joint":
+        return joint_mi_tensor(theta, s, n_cat)
+    if kind == "conditional":
+        if y is None:
+            raise ValueError("mi='conditional' needs the labels y")
+        y = np.asarray(y)
+        lab = np.flatnonzero(y >= 0)
+        total = None
+        for c in (0, 1):
+            rows = lab[y[lab] == c]
+            if len(rows) < 2:
+                continue
+            term = per_neuron_mi_tensor(theta[rows], np.asarray(s)[rows], n_cat) * (len(rows) / len(lab))
+            total = term if total is None else total + term
+        return total if total is not None else Tensor(np.zeros((), dtype=theta.data.dtype), requires_grad=False)
+    raise ValueError(f"mi must be one of {MI_KINDS}, got {kind!r}")
