@@ -12,7 +12,7 @@ from .validation import as_2d, check_finite
 DEFAULT_CHUNK = 65536
 
 
-def _check_input(spec: BinaryNetSpec, x) -> np.ndarray:
+def _check_input(spec: BinaryNetSpec, x, *, check_values: bool = True) -> np.ndarray:
     if not isinstance(spec, BinaryNetSpec):
         raise TypeError(f"spec must be a BinaryNetSpec, got {type(spec).__name__}")
     xa = as_2d(x, "x")
@@ -20,8 +20,11 @@ def _check_input(spec: BinaryNetSpec, x) -> np.ndarray:
         raise TypeError(f"x must be a numeric array, got dtype {xa.dtype}")
     if xa.shape[1] != spec.n_features:
         raise ValueError(f"x has {xa.shape[1]} features but the model expects {spec.n_features}")
-    xa = np.ascontiguousarray(xa, dtype=np.float64)
-    check_finite(xa, "x")
+    if xa.dtype not in (np.float32, np.float64):
+        xa = xa.astype(np.float64)
+    xa = np.ascontiguousarray(xa)
+    if check_values:
+        check_finite(xa, "x")
     return xa
 
 
@@ -46,7 +49,7 @@ def forward(spec: BinaryNetSpec, x, *, chunk_size: int = DEFAULT_CHUNK):
         ``dot + bias`` of the output layer.
     hidden : list of packed uint64 arrays (n, ceil(m_l / 64)), one per hidden layer.
     """
-    xa = _check_input(spec, x)
+    xa = _check_input(spec, x).astype(np.float64, copy=False)
     parts = [_forward_chunk(spec, xa[i : i + chunk_size], True) for i in range(0, len(xa), chunk_size)]
     if not parts:
         empty = [np.zeros((0, (layer.m + 63) // 64), np.uint64) for layer in spec.layers]
@@ -56,10 +59,15 @@ def forward(spec: BinaryNetSpec, x, *, chunk_size: int = DEFAULT_CHUNK):
     return scores, hidden
 
 
-def predict_scores(spec: BinaryNetSpec, x, *, chunk_size: int = DEFAULT_CHUNK) -> np.ndarray:
-    """Integer output scores ``dot + bias``, int32 (n, n_out), computed chunk by chunk (bounded memory)."""
-    xa = _check_input(spec, x)
-    out = np.empty((len(xa), spec.output.n_out), dtype=np.int32)
-    for i in range(0, len(xa), chunk_size):
-        out[i : i + chunk_size] = _forward_chunk(spec, xa[i : i + chunk_size], False)[0]
-    return out
+def predict_scores(spec: BinaryNetSpec, x) -> np.ndarray:
+    """Integer output scores ``dot + bias``, int32 (n, n_out), by the fused engine.
+
+    Float32 or float64 features go straight to integer scores: the thermometer layer is a per-feature table
+    lookup and later layers are XNOR-popcount on per-row packed words (see :mod:`sqnn_kernels.engine`), so
+    memory beyond the input and the output stays a few kB per thread for any number of rows. Equals
+    ``forward(spec, x)[0]`` exactly.
+    """
+    from .engine import compiled, fused_scores
+
+    xa = _check_input(spec, x, check_values=False)  # the kernel rejects NaN/inf itself
+    return fused_scores(compiled(spec), xa)

@@ -26,7 +26,10 @@ def test_forward_matches_reference(n, f, hidden, n_out, seed):
     assert scores.dtype == np.int32 and scores.shape == (n, n_out)
     for layer, packed, bits in zip(spec.layers, hidden_bits, ref_hidden, strict=True):
         np.testing.assert_array_equal(sk.unpack_bits(packed, layer.m), bits)
-    np.testing.assert_array_equal(sk.predict_scores(spec, x, chunk_size=7), scores)
+    np.testing.assert_array_equal(sk.predict_scores(spec, x), scores)
+    x32 = x.astype(np.float32)
+    np.testing.assert_array_equal(sk.predict_scores(spec, x32), ref.forward(spec, x32)[0])
+    np.testing.assert_array_equal(sk.forward(spec, x, chunk_size=7)[0], scores)
 
 
 def test_predict_proba_is_sigmoid_of_affine_score(rng):
@@ -88,5 +91,8 @@ def test_spec_validation(rng):
         sk.OutputLayer(good.output.weights, 10, [0], scale=-1.0)
     with pytest.raises(ValueError, match="x has 4 features but the model expects 3"):
         sk.predict_scores(good, np.zeros((2, 4)))
-    with pytest.raises(ValueError, match="x must be finite"):
-        sk.predict_scores(good, np.array([[0.0, np.inf, 1.0]]))
+    for bad in (np.inf, -np.inf, np.nan):
+        with pytest.raises(ValueError, match="x must be finite"):
+            sk.predict_scores(good, np.array([[0.0, bad, 1.0]]))
+        with pytest.raises(ValueError, match="x must be finite"):
+            sk.forward(good, np.array([[0.0, bad, 1.0]]))
