@@ -85,7 +85,8 @@ def _mem_words(text: str) -> list[str]:
 def _rule(spec: BinaryNetSpec, s: np.ndarray) -> np.ndarray:
     """``sigmoid(scale · s + offset) >= 0.5`` evaluated exactly as ``BinaryNetSpec.predict_proba`` does."""
     scores = np.asarray(s, dtype=np.int32).astype(np.float64)
-    p = 1.0 / (1.0 + np.exp(-(spec.output.scale * scores + spec.output.offset)))
+    with np.errstate(over="ignore"):
+        p = 1.0 / (1.0 + np.exp(-(spec.output.scale * scores + spec.output.offset)))
     return p >= 0.5
 
 
@@ -105,10 +106,9 @@ def class_threshold(spec: BinaryNetSpec, lo: int, hi: int) -> int:
         return lo + first
     if not _rule(spec, np.array([hi]))[0]:
         return hi + 1
-    a, b = lo - 1, hi  # rule(a) false (virtually), rule(b) true
     if _rule(spec, np.array([lo]))[0]:
         return lo
-    a = lo
+    a, b = lo, hi  # invariant: rule(a) is false, rule(b) is true
     while b - a > 1:
         mid = (a + b) // 2
         if _rule(spec, np.array([mid]))[0]:

@@ -51,3 +51,22 @@ def grid_inputs(rng: np.random.Generator, spec: BinaryNetSpec, n: int, frac_bits
         col[rng.random(n) < 0.02] = hi
         cols.append(np.clip(col, lo, hi))
     return np.stack(cols, axis=1).astype(np.float64) / 2**frac_bits
+
+
+def test_random_spec_has_zero_padding_and_sorted_grid_edges():
+    rng = np.random.default_rng(0)
+    spec = random_spec(rng, 4, [1, 3, 8, 2], [65, 3], n_out=2, frac_bits=6)
+    assert spec.widths == [14, 65, 3, 2]
+    assert not np.any(spec.layers[0].weights[:, -1] >> np.uint64(14))
+    for e in spec.edges:
+        assert np.all(np.diff(e) >= 0)
+        assert np.array_equal(e * 64, np.round(e * 64))
+
+
+def test_grid_inputs_are_on_the_grid_and_in_range():
+    rng = np.random.default_rng(1)
+    spec = random_spec(rng, 3, 4, [5])
+    x = grid_inputs(rng, spec, 500, 8, feature_bits=12)
+    q = x * 256
+    assert np.array_equal(q, np.round(q))
+    assert q.min() >= -2048 and q.max() <= 2047
