@@ -109,7 +109,8 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, hidden=(64, 64), gamma: float = 1.0, mi: str = "per_neuron", mi_layers: str = "all",
                  n_bins: int = 8, slope: float = 8.0, epochs: int = 60, batch_size: int = 2048,
-                 lr: float = 0.005, gamma_warmup: int = 5, random_state=None, verbose: bool = False):
+                 lr: float = 0.005, gamma_warmup: int = 5, mi_group_size: int = 4, random_state=None,
+                 verbose: bool = False):
         self.hidden = hidden
         self.gamma = gamma
         self.mi = mi
@@ -120,6 +121,7 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.lr = lr
         self.gamma_warmup = gamma_warmup
+        self.mi_group_size = mi_group_size
         self.random_state = random_state
         self.verbose = verbose
 
@@ -232,10 +234,11 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
         x0 = encode_pm1(X, self.edges_)
         widths = [x0.shape[1], *hidden]
         self._init_params(widths, rng)
+        n_cat = int(s.max()) + 1
+        self._n_cat = n_cat
         extra = self._extra_init(rng)
         params, clip = self._param_list()
         opt = Adam(params + extra, lr=float(self.lr), clip=clip)
-        n_cat = int(s.max()) + 1
         groups = s * 3 + (y + 1)
         mi_layers = range(len(hidden)) if self.mi_layers == "all" else [len(hidden) - 1]
         history = {"loss": [], "ce": [], "mi": [], "seconds": []}
@@ -269,7 +272,7 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
                 mis = []
                 for li in range(len(hidden)):
                     if gamma_t > 0 and li in mi_layers:
-                        term = layer_mi(thetas[li], s[idx], self.mi, y[idx], n_cat)
+                        term = layer_mi(thetas[li], s[idx], self.mi, y[idx], n_cat, self.mi_group_size, rng)
                         loss = loss + term * gamma_t
                     else:  # monitoring only
                         term = layer_mi(thetas[li].detach(), s[idx], "per_neuron", None, n_cat)
