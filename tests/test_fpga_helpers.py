@@ -13,6 +13,27 @@ def random_packed(rng: np.random.Generator, m: int, k: int) -> np.ndarray:
     return pack_bits(rng.integers(0, 2, size=(m, k)).astype(bool))
 
 
+def random_thresholds(rng: np.random.Generator, m: int, k: int) -> np.ndarray:
+    """Mostly near 0 (neurons that toggle), some anywhere in [-k - 2, k + 2] (constant or clamped neurons)."""
+    spread = max(1, int(2 * np.sqrt(k)))
+    near = rng.integers(-spread, spread + 1, size=m)
+    far = rng.integers(-k - 2, k + 3, size=m)
+    return np.where(rng.random(m) < 0.8, near, far)
+
+
+def center_output(spec: BinaryNetSpec, x: np.ndarray) -> BinaryNetSpec:
+    """Same spec with offset 0 and each output bias chosen so that ``score >= 0`` (the class bit) holds on as
+    close to half of the rows ``x`` as the score distribution allows."""
+    dots = spec.predict_scores(x) - spec.output.bias[None, :]
+    bias = []
+    for col in dots.T.astype(np.int64):
+        candidates = np.unique(col)
+        balance = [abs(np.mean(col >= c) - 0.5) for c in candidates]
+        bias.append(-int(candidates[int(np.argmin(balance))]))
+    out = OutputLayer(spec.output.weights, spec.output.k, np.array(bias), spec.output.scale, 0.0)
+    return BinaryNetSpec(spec.edges, spec.layers, out)
+
+
 def random_spec(rng: np.random.Generator, n_features: int, n_bins, hidden, n_out: int = 1,
                 frac_bits: int = 8, on_grid: bool = True, bias_range: int | None = None,
                 scale: float | None = None, offset: float | None = None) -> BinaryNetSpec:
@@ -28,7 +49,7 @@ def random_spec(rng: np.random.Generator, n_features: int, n_bins, hidden, n_out
     k = int(sum(n_bins))
     layers = []
     for m in hidden:
-        layers.append(HiddenLayer(random_packed(rng, m, k), k, rng.integers(-k, k + 1, size=m)))
+        layers.append(HiddenLayer(random_packed(rng, m, k), k, random_thresholds(rng, m, k)))
         k = m
     br = k if bias_range is None else bias_range
     output = OutputLayer(random_packed(rng, n_out, k), k, rng.integers(-br, br + 1, size=n_out),
@@ -43,7 +64,7 @@ def grid_inputs(rng: np.random.Generator, spec: BinaryNetSpec, n: int, frac_bits
     lo, hi = -(1 << (feature_bits - 1)), (1 << (feature_bits - 1)) - 1
     cols = []
     for e in spec.edges:
-        e_int = np.ceil(np.asarray(e) * 2**frac_bits).astype(np.int64)
+        e_int = np.clip(np.ceil(np.asarray(e) * 2**frac_bits), lo - 1, hi + 1).astype(np.int64)
         pick = e_int[rng.integers(0, e_int.size, size=n)] + rng.integers(-2, 3, size=n)
         wide = rng.integers(lo, hi + 1, size=n)
         col = np.where(rng.random(n) < 0.8, pick, wide)

@@ -1,0 +1,208 @@
+"""Co-simulation of the fixed Verilog core against ``sqnn_kernels.predict_scores`` (verilator, iverilog, yosys).
+
+Each spec is written and built once (builds are cached by the shape of the model, so the corrupted-file tests
+reuse them) and fed >= 1000 grid-valued vectors; scores and class bits must agree on every vector.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from test_fpga_helpers import center_output, grid_inputs, random_spec
+
+import fpga
+from fpga import tools
+from sqnn_kernels.spec import BinaryNetSpec, OutputLayer
+
+pytestmark = pytest.mark.hdl
+
+N_VECTORS = 1200
+
+
+def _spec_with_extreme_edges(rng):
+    """Off-grid edges, plus edges far outside the 10-bit range (always 0 / always 1 comparators)."""
+    base = random_spec(rng, 5, [3, 1, 6, 2, 4], [64, 3], n_out=1, on_grid=False)
+    edges = [e.copy() for e in base.edges]
+    edges[0] = np.sort(np.concatenate([edges[0][:1], [-1e6, 1e6]]))
+    edges[3] = np.array([-40.0, 1e-9])
+    edges[4] = np.sort(np.concatenate([edges[4][:2], [31.9, 1e300]]))
+    return BinaryNetSpec(edges, base.layers, base.output)
+
+
+def _spec_int32_wrap(rng):
+    """Biases at the int32 limits: the score wraps exactly as numpy's int32 does."""
+    base = random_spec(rng, 2, [4, 3], [1], n_out=3)
+    out = OutputLayer(base.output.weights, 1, np.array([2**31 - 3, -(2**31) + 2, 0]), 0.2, -0.1)
+    return BinaryNetSpec(base.edges, base.layers, out)
+
+
+CASES = {
+    # name: (spec factory, feature_bits, frac_bits, gap); output biases are re-centred on the inputs
+    # (except int32_wrap) so that the class bits are mixed
+    "two_layers_two_outputs": (lambda r: random_spec(r, 3, [2, 5, 3], [70, 9], n_out=2), 16, 8, 7),
+    "one_layer_130": (lambda r: random_spec(r, 6, [1, 8, 3, 5, 2, 7], [130], n_out=1), 16, 8, 0),
+    "three_layers": (lambda r: random_spec(r, 4, 6, [3, 64, 65], n_out=3, bias_range=50), 16, 8, 3),
+    "no_hidden_layer": (lambda r: random_spec(r, 2, [5, 1], [], n_out=4), 12, 6, 0),
+    "extreme_edges_10bit": (_spec_with_extreme_edges, 10, 4, 0),
+    "int32_wrap": (_spec_int32_wrap, 16, 8, 0),
+}
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("sqnn-fpga-cache")
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory):
+    made = {}
+
+    def get(name):
+        if name not in made:
+            factory, fb, frac, gap = CASES[name]
+            rng = np.random.default_rng(sum(map(ord, name)))
+            spec = factory(rng)
+            x = grid_inputs(rng, spec, N_VECTORS, frac, feature_bits=fb)
+            if name != "int32_wrap":
+                spec = center_output(spec, x)
+            out = fpga.write_project(spec, tmp_path_factory.mktemp(name) / "proj", feature_bits=fb, frac_bits=frac)
+            made[name] = (spec, out, x, gap)
+        return made[name]
+
+    return get
+
+
+def _reference(spec, x):
+    return spec.predict_scores(x), (spec.predict_proba(x) >= 0.5).astype(np.uint8)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_verilator_matches_predict_scores_on_every_vector(name, projects, cache_dir):
+    spec, out, x, gap = projects(name)
+    scores, classes = fpga.simulate(out, x, cache_dir=cache_dir, gap=gap)
+    ref_scores, ref_classes = _reference(spec, x)
+    assert scores.shape == ref_scores.shape == (N_VECTORS, spec.output.n_out)
+    np.testing.assert_array_equal(scores, ref_scores)
+    np.testing.assert_array_equal(classes, ref_classes)
+    if name != "int32_wrap":
+        assert np.all((ref_classes.mean(axis=0) > 0) & (ref_classes.mean(axis=0) < 1))  # both classes seen
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_core_is_verilator_lint_clean(name, projects):
+    _, out, _, _ = projects(name)
+    report = fpga.lint(out)
+    assert "%Warning" not in report and "%Error" not in report
+
+
+def test_demo_sized_model(tmp_path, cache_dir):
+    """18 features x 8 bins -> 64 -> 64 -> 1, as ``sqnn demo`` exports it."""
+    rng = np.random.default_rng(18)
+    spec = random_spec(rng, 18, 8, [64, 64], n_out=1)
+    frac = fpga.model_facts(spec)["FRAC_BITS"]
+    x = grid_inputs(rng, spec, 1000, frac)
+    spec = center_output(spec, x)
+    out = fpga.write_project(spec, tmp_path / "demo")
+    scores, classes = fpga.simulate(out, x, cache_dir=cache_dir, gap=11)
+    ref_scores, ref_classes = _reference(spec, x)
+    np.testing.assert_array_equal(scores, ref_scores)
+    np.testing.assert_array_equal(classes, ref_classes)
+
+
+def test_off_grid_inputs_equal_the_model_on_their_quantised_values(projects, cache_dir):
+    spec, out, _, _ = projects("two_layers_two_outputs")
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 3, size=(300, 3))
+    scores, _ = fpga.simulate(out, x, cache_dir=cache_dir)
+    q, n_clipped = fpga.quantize_features(x, 16, 8)
+    assert n_clipped == 0
+    np.testing.assert_array_equal(scores, spec.predict_scores(fpga.dequantize_features(q, 8)))
+    codes, _ = fpga.simulate(out, q, quantized=True, cache_dir=cache_dir)
+    np.testing.assert_array_equal(codes, scores)
+
+
+def test_build_is_reused(projects, cache_dir):
+    _, out, x, _ = projects("two_layers_two_outputs")
+    first = fpga.build(out, cache_dir=cache_dir)
+    mtime = first.stat().st_mtime_ns
+    assert fpga.build(out, cache_dir=cache_dir) == first
+    assert first.stat().st_mtime_ns == mtime
+    assert fpga.simulate(out, x[:0], cache_dir=cache_dir)[0].shape == (0, 2)
+
+
+def _copy(out, tmp_path):
+    dst = tmp_path / "copy"
+    shutil.copytree(out, dst)
+    return dst
+
+
+def test_flipped_weight_bit_is_detected(projects, cache_dir, tmp_path):
+    spec, out, x, _ = projects("two_layers_two_outputs")
+    bad = _copy(out, tmp_path)
+    path = bad / "output_weights.mem"
+    lines = path.read_text().splitlines()
+    lines[1] = format(int(lines[1], 16) ^ 0b100, f"0{len(lines[1])}x")  # output 0, input 2
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="output_weights.mem"):
+        fpga.verify_project(bad, spec)
+    scores, _ = fpga.simulate(bad, x[:200], cache_dir=cache_dir)
+    ref = spec.predict_scores(x[:200])
+    assert np.all(np.abs(scores[:, 0] - ref[:, 0]) == 2)  # one ±1 product flipped: every score moves by 2
+    np.testing.assert_array_equal(scores[:, 1], ref[:, 1])
+
+
+def test_altered_threshold_is_detected(projects, cache_dir, tmp_path):
+    spec, out, x, _ = projects("one_layer_130")
+    bad = _copy(out, tmp_path)
+    path = bad / "layer0_thresholds.mem"
+    lines = path.read_text().splitlines()
+    lines[1:] = ["10" if i % 2 else "00" for i in range(len(lines) - 1)]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="layer0_thresholds.mem"):
+        fpga.verify_project(bad, spec)
+    scores, _ = fpga.simulate(bad, x[:300], cache_dir=cache_dir)
+    assert not np.array_equal(scores, spec.predict_scores(x[:300]))
+
+
+def test_truncated_memory_file_is_detected(projects, cache_dir, tmp_path):
+    spec, out, x, _ = projects("two_layers_two_outputs")
+    bad = _copy(out, tmp_path)
+    path = bad / "layer0_weights.mem"
+    path.write_text("\n".join(path.read_text().splitlines()[:-5]) + "\n")
+    with pytest.raises(ValueError, match="layer0_weights.mem"):
+        fpga.verify_project(bad, spec)
+    with pytest.raises(fpga.SimulationError, match="readmem"):
+        fpga.simulate(bad, x[:50], cache_dir=cache_dir)
+
+
+def test_missing_memory_file_is_detected(projects, cache_dir, tmp_path):
+    spec, out, x, _ = projects("two_layers_two_outputs")
+    bad = _copy(out, tmp_path)
+    (bad / "edges.mem").unlink()
+    with pytest.raises(ValueError, match="missing file edges.mem"):
+        fpga.verify_project(bad, spec)
+    with pytest.raises(fpga.SimulationError):
+        fpga.simulate(bad, x[:50], cache_dir=cache_dir)
+
+
+@pytest.mark.skipif(tools.iverilog() is None, reason="Icarus Verilog (optional second simulator) not installed")
+@pytest.mark.parametrize("name", ["two_layers_two_outputs", "no_hidden_layer", "extreme_edges_10bit"])
+def test_iverilog_agrees(name, projects, cache_dir):
+    spec, out, x, gap = projects(name)
+    scores, classes = fpga.simulate(out, x[:400], simulator="iverilog", cache_dir=cache_dir, gap=gap)
+    ref_scores, ref_classes = _reference(spec, x[:400])
+    np.testing.assert_array_equal(scores, ref_scores)
+    np.testing.assert_array_equal(classes, ref_classes)
+
+
+def test_estimate_resources_small_model(tmp_path):
+    spec = random_spec(np.random.default_rng(0), 3, 4, [16], n_out=1)
+    out = fpga.write_project(spec, tmp_path / "proj", frac_bits=8)
+    res = fpga.estimate_resources(out)
+    assert res["lut"] > 0 and res["ff"] > 0
+    assert res["by_type"].get("FDRE", 0) == res["ff"]
+    text = (out / "resources_xilinx.rpt").read_text()
+    assert "CARRY4" in text or "LUT" in text
+    fpga.verify_project(out, spec)  # the report does not disturb the project
