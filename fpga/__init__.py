@@ -1,6 +1,6 @@
 """fpga: a fixed Verilog core for SQNN inference and pure writers of its parameter files.
 
-* :func:`write_project` writes a self-contained folder (fixed HDL + ``sqnn_params.vh`` + ROM files) atomically;
+* :func:`write_project` writes a self-contained folder (fixed HDL, ``sqnn_params.vh``, ROMs) atomically;
 * :func:`verify_project` checks it against its manifest and the model;
 * :func:`simulate` co-simulates it with verilator (or iverilog), :func:`estimate_resources` synthesises it
   with yosys;
@@ -8,7 +8,13 @@
 """
 
 from .project import export_cli, read_manifest, verify_project, write_project
-from .quantize import SaturationWarning, auto_frac_bits, dequantize_features, quantize_edges, quantize_features
+from .quantize import (
+    SaturationWarning,
+    auto_frac_bits,
+    dequantize_features,
+    quantize_edges,
+    quantize_features,
+)
 from .render import (
     class_threshold,
     model_facts,

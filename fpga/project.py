@@ -51,8 +51,15 @@ def _is_project(path: Path) -> bool:
     return (path / MANIFEST).is_file()
 
 
-def write_project(spec: BinaryNetSpec, outdir, feature_bits: int = 16, frac_bits: int | None = None,
-                  *, coe: bool = True, mif: bool = True) -> Path:
+def write_project(
+    spec: BinaryNetSpec,
+    outdir,
+    feature_bits: int = 16,
+    frac_bits: int | None = None,
+    *,
+    coe: bool = True,
+    mif: bool = True,
+) -> Path:
     """Write a complete, self-contained FPGA project folder for ``spec`` atomically.
 
     The files (see :func:`fpga.render_project`) are written to a temporary sibling directory, flushed to
@@ -84,8 +91,9 @@ def write_project(spec: BinaryNetSpec, outdir, feature_bits: int = 16, frac_bits
         if not outdir.is_dir():
             raise ValueError(f"{outdir} exists and is not a directory")
         if any(outdir.iterdir()) and not _is_project(outdir):
-            raise ValueError(f"{outdir} is a non-empty folder that is not an sqnn FPGA project; "
-                             "refusing to replace it")
+            raise ValueError(
+                f"{outdir} is a non-empty folder that is not an sqnn FPGA project; refusing to replace it"
+            )
     outdir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
     try:
@@ -130,8 +138,11 @@ def read_manifest(outdir) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: corrupt manifest ({err})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != "sqnn-fpga-project" \
-            or not isinstance(manifest.get("files"), dict):
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != "sqnn-fpga-project"
+        or not isinstance(manifest.get("files"), dict)
+    ):
         raise ValueError(f"{path}: not an sqnn FPGA project manifest")
     return manifest
 
@@ -157,9 +168,13 @@ def verify_project(outdir, spec: BinaryNetSpec | None = None) -> None:
         elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
             problems.append(f"altered or truncated file {name} (sha256 mismatch)")
     if spec is not None:
-        expected = render_project(spec, manifest.get("feature_bits", 16), manifest.get("frac_bits"),
-                                  coe=any(n.endswith(".coe") for n in manifest["files"]),
-                                  mif=any(n.endswith(".mif") for n in manifest["files"]))
+        expected = render_project(
+            spec,
+            manifest.get("feature_bits", 16),
+            manifest.get("frac_bits"),
+            coe=any(n.endswith(".coe") for n in manifest["files"]),
+            mif=any(n.endswith(".mif") for n in manifest["files"]),
+        )
         for name, text in sorted(expected.items()):
             path = outdir / name
             if not path.is_file():
@@ -174,7 +189,7 @@ def verify_project(outdir, spec: BinaryNetSpec | None = None) -> None:
 
 
 def export_cli(model_path, outdir, feature_bits: int = 16, frac_bits: int | None = None) -> Path:
-    """Load a ``BinaryNetSpec`` ``.npz`` and write its FPGA project folder (entry point of ``sqnn export-fpga``).
+    """Load a ``BinaryNetSpec`` ``.npz`` and write its FPGA project (entry point of ``sqnn export-fpga``).
 
     Returns the folder; errors are ``ValueError``/``FileNotFoundError`` with a one-line message.
     """

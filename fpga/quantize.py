@@ -10,9 +10,9 @@ grid), so that for every grid input ``x = x_int · 2^-frac_bits``:
     x >= e  <=>  x_int >= e_int        (exactly; x_int is an integer)
 
 Edges outside the representable range are stored clamped to ``[min_int, max_int + 1]`` in
-``feature_bits + 1`` bits: an edge above the largest input (``e_int > max_int``) becomes ``max_int + 1`` and its
-comparator is always 0; an edge at or below the smallest input becomes ``min_int`` and is always 1. Both are
-exact for grid inputs. When every edge is representable (the automatic ``frac_bits`` guarantees it),
+``feature_bits + 1`` bits: an edge above the largest input (``e_int > max_int``) becomes ``max_int + 1``
+and its comparator is always 0; an edge at or below the smallest input becomes ``min_int`` and is always
+1. Both are exact for grid inputs. When every edge is representable (the automatic ``frac_bits`` guarantees it),
 saturating an input never changes any comparison.
 """
 
@@ -40,7 +40,9 @@ def check_format(feature_bits: int, frac_bits: int) -> tuple[int, int]:
         raise TypeError(f"frac_bits must be an integer, got {frac_bits!r}")
     feature_bits, frac_bits = int(feature_bits), int(frac_bits)
     if not MIN_FEATURE_BITS <= feature_bits <= MAX_FEATURE_BITS:
-        raise ValueError(f"feature_bits must be in [{MIN_FEATURE_BITS}, {MAX_FEATURE_BITS}], got {feature_bits}")
+        raise ValueError(
+            f"feature_bits must be in [{MIN_FEATURE_BITS}, {MAX_FEATURE_BITS}], got {feature_bits}"
+        )
     if abs(frac_bits) > MAX_ABS_FRAC_BITS:
         raise ValueError(f"frac_bits must be in [-{MAX_ABS_FRAC_BITS}, {MAX_ABS_FRAC_BITS}], got {frac_bits}")
     return feature_bits, frac_bits
@@ -75,8 +77,10 @@ def quantize_edges(edges, feature_bits: int, frac_bits: int) -> list[np.ndarray]
     """
     feature_bits, frac_bits = check_format(feature_bits, frac_bits)
     lo, hi = int_range(feature_bits)
-    return [np.array([_edge_int(e, frac_bits, lo, hi) for e in np.asarray(f, dtype=np.float64)], np.int64)
-            for f in edges]
+    return [
+        np.array([_edge_int(e, frac_bits, lo, hi) for e in np.asarray(f, dtype=np.float64)], np.int64)
+        for f in edges
+    ]
 
 
 def auto_frac_bits(edges, feature_bits: int) -> int:
@@ -124,7 +128,10 @@ def quantize_features(X, feature_bits: int, frac_bits: int) -> tuple[np.ndarray,
     if n_clipped:
         warnings.warn(
             f"{n_clipped} of {x.size} feature values saturated to the {feature_bits}-bit range "
-            f"[{lo}, {hi}] (frac_bits={frac_bits})", SaturationWarning, stacklevel=2)
+            f"[{lo}, {hi}] (frac_bits={frac_bits})",
+            SaturationWarning,
+            stacklevel=2,
+        )
     return np.clip(scaled, lo, hi).astype(np.int64), n_clipped
 
 

@@ -46,7 +46,7 @@ def estimate_resources(outdir, target: str = "xilinx", *, report=None, timeout: 
     outdir : path-like
         A folder written by :func:`fpga.write_project` (the ROMs are folded into logic).
     target : {"xilinx", "ice40", "generic"}
-        ``synth_xilinx`` (LUT1-6, FDRE, CARRY4 ...), ``synth_ice40`` (SB_LUT4, SB_DFF ...) or generic ``synth``.
+        ``synth_xilinx`` (LUT1-6, FDRE, CARRY4 ...), ``synth_ice40`` (SB_LUT4, SB_DFF ...) or ``synth``.
     report : path-like, optional
         Where the full yosys log is written; default ``<outdir>/resources_<target>.rpt``.
 
@@ -69,12 +69,19 @@ def estimate_resources(outdir, target: str = "xilinx", *, report=None, timeout: 
         for f in outdir.iterdir():
             if f.suffix in (".v", ".vh", ".mem"):
                 shutil.copyfile(f, work / f.name)
-        script = (f"read_verilog -defer -I. {' '.join(HDL_SOURCES)}\n"
-                  f"hierarchy -top sqnn_core\n{TARGETS[target]}\nstat\n")
+        script = (
+            f"read_verilog -defer -I. {' '.join(HDL_SOURCES)}\n"
+            f"hierarchy -top sqnn_core\n{TARGETS[target]}\nstat\n"
+        )
         (work / "synth.ys").write_text(script, encoding="utf-8")
         try:
-            proc = subprocess.run([exe, "-q", "-l", "synth.log", "-s", "synth.ys"], cwd=work,
-                                  capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(
+                [exe, "-q", "-l", "synth.log", "-s", "synth.ys"],
+                cwd=work,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"yosys timed out after {timeout:.0f} s") from None
         log = (work / "synth.log").read_text(encoding="utf-8") if (work / "synth.log").is_file() else ""
@@ -87,6 +94,12 @@ def estimate_resources(outdir, target: str = "xilinx", *, report=None, timeout: 
     carry = sum(v for k, v in by_type.items() if k in ("CARRY4", "CARRY8", "SB_CARRY"))
     path = Path(report) if report is not None else outdir / f"resources_{target}.rpt"
     path.write_text(log, encoding="utf-8")
-    return {"target": target, "lut": lut, "ff": ff, "carry": carry,
-            "cells": sum(v for k, v in by_type.items() if not k.startswith("$scopeinfo")),
-            "by_type": by_type, "report": str(path)}
+    return {
+        "target": target,
+        "lut": lut,
+        "ff": ff,
+        "carry": carry,
+        "cells": sum(v for k, v in by_type.items() if not k.startswith("$scopeinfo")),
+        "by_type": by_type,
+        "report": str(path),
+    }

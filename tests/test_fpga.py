@@ -67,8 +67,15 @@ def test_edges_rounded_up_are_exact_on_every_grid_input(frac):
     lo, hi = int_range(fb)
     grid = np.arange(lo, hi + 1)
     x = np.ldexp(grid.astype(float), -frac)
-    edges = np.sort(np.concatenate([rng.normal(0, 2.0**(fb - 1 - frac) / 2, 40), x[[0, 5, -1]],
-                                    [x[0] - 1e-3, x[-1] + 1e-3, -1e300, 1e300, 0.0, -0.0]]))
+    edges = np.sort(
+        np.concatenate(
+            [
+                rng.normal(0, 2.0 ** (fb - 1 - frac) / 2, 40),
+                x[[0, 5, -1]],
+                [x[0] - 1e-3, x[-1] + 1e-3, -1e300, 1e300, 0.0, -0.0],
+            ]
+        )
+    )
     (e_int,) = fpga.quantize_edges([edges], fb, frac)
     assert e_int.min() >= lo and e_int.max() <= hi + 1
     assert np.array_equal(grid[:, None] >= e_int[None, :], x[:, None] >= edges[None, :])
@@ -78,14 +85,18 @@ def test_auto_frac_bits_is_the_finest_grid_with_all_edges_representable():
     edges = [np.array([-3.2, 0.1, 7.9]), np.array([100.0])]
     frac = fpga.auto_frac_bits(edges, 16)
     lo, hi = int_range(16)
-    fits = [all(lo <= v <= hi for e in fpga.quantize_edges(edges, 16, f) for v in e) for f in (frac, frac + 1)]
+    fits = [
+        all(lo <= v <= hi for e in fpga.quantize_edges(edges, 16, f) for v in e) for f in (frac, frac + 1)
+    ]
     assert fits == [True, False]
     assert frac == 8  # 100 * 2^8 = 25600 <= 32767 < 51200
 
 
 # -- class threshold -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("scale,offset", [(1.0, 0.0), (0.37, -2.9), (0.01, 5.0), (3.0, 1e-17), (2.0, -1.0),
-                                          (1e-6, -1.0), (1e-6, 1.0), (0.5, 0.5)])
+@pytest.mark.parametrize(
+    "scale,offset",
+    [(1.0, 0.0), (0.37, -2.9), (0.01, 5.0), (3.0, 1e-17), (2.0, -1.0), (1e-6, -1.0), (1e-6, 1.0), (0.5, 0.5)],
+)
 def test_class_threshold_matches_the_probability_rule_on_every_score(scale, offset):
     out = OutputLayer(np.zeros((1, 1), np.uint64), 40, np.array([3]), scale=scale, offset=offset)
     spec = BinaryNetSpec([np.array([0.0] * 40)], [], out)
@@ -112,17 +123,30 @@ def test_render_is_pure_and_deterministic(spec, tmp_path, monkeypatch):
     b = fpga.render_project(spec, 16, 8)
     assert a == b
     assert list(tmp_path.iterdir()) == []
-    for name in ("sqnn_params.vh", "edges.mem", "edge_feature.mem", "layer0_weights.mem", "layer1_thresholds.mem",
-                 "output_weights.mem", "output_bias.mem", "sqnn_core.v", "README.txt", MANIFEST,
-                 "layer0_weights.coe", "output_bias.mif"):
+    for name in (
+        "sqnn_params.vh",
+        "edges.mem",
+        "edge_feature.mem",
+        "layer0_weights.mem",
+        "layer1_thresholds.mem",
+        "output_weights.mem",
+        "output_bias.mem",
+        "sqnn_core.v",
+        "README.txt",
+        MANIFEST,
+        "layer0_weights.coe",
+        "output_bias.mif",
+    ):
         assert name in a, name
 
 
 def test_weight_memories_are_msb_first_full_width_one_line_per_neuron(spec):
     files = fpga.render_memories(spec, 16, 8)
-    for name, weights, k in [("layer0_weights.mem", spec.layers[0].weights, spec.layers[0].k),
-                             ("layer1_weights.mem", spec.layers[1].weights, spec.layers[1].k),
-                             ("output_weights.mem", spec.output.weights, spec.output.k)]:
+    for name, weights, k in [
+        ("layer0_weights.mem", spec.layers[0].weights, spec.layers[0].k),
+        ("layer1_weights.mem", spec.layers[1].weights, spec.layers[1].k),
+        ("output_weights.mem", spec.output.weights, spec.output.k),
+    ]:
         words = _words(files[name])
         bits = unpack_bits(weights, k)
         assert len(words) == bits.shape[0]
@@ -154,10 +178,18 @@ def test_threshold_bias_and_edge_memories_decode(spec):
 def test_params_header(spec):
     text = fpga.render_params(spec, 12, 5)["sqnn_params.vh"]
     assert "ifndef" not in text  # no include guard: included inside two modules
-    for line in ("localparam N_FEATURES   = 3;", "localparam FEATURE_BITS = 12;", "localparam FRAC_BITS    = 5;",
-                 "localparam N_THERM      = 10;", "localparam N_LAYERS     = 2;", "localparam L0_M         = 70;",
-                 "localparam L2_M         = 9;", "localparam OUT_K        = 9;", "localparam N_OUT        = 2;",
-                 "localparam LATENCY      = 8;"):
+    for line in (
+        "localparam N_FEATURES   = 3;",
+        "localparam FEATURE_BITS = 12;",
+        "localparam FRAC_BITS    = 5;",
+        "localparam N_THERM      = 10;",
+        "localparam N_LAYERS     = 2;",
+        "localparam L0_M         = 70;",
+        "localparam L2_M         = 9;",
+        "localparam OUT_K        = 9;",
+        "localparam N_OUT        = 2;",
+        "localparam LATENCY      = 8;",
+    ):
         assert line in text
 
 
@@ -174,8 +206,11 @@ def test_coe_and_mif_hold_the_same_words(spec):
 def test_score_bits_wrap_to_32_like_int32():
     rng = np.random.default_rng(5)
     spec = random_spec(rng, 2, 3, [4], n_out=2)
-    spec = BinaryNetSpec(spec.edges, spec.layers,
-                         OutputLayer(spec.output.weights, 4, np.array([2**31 - 1, -(2**31)]), 1.0, 0.0))
+    spec = BinaryNetSpec(
+        spec.edges,
+        spec.layers,
+        OutputLayer(spec.output.weights, 4, np.array([2**31 - 1, -(2**31)]), 1.0, 0.0),
+    )
     assert fpga.model_facts(spec)["SCORE_BITS"] == 32
 
 
@@ -250,10 +285,10 @@ def test_verify_project_detects_missing_truncated_altered_and_foreign(spec, tmp_
     with pytest.raises(ValueError, match=r"layer1_weights\.mem"):
         fpga.verify_project(out, spec)
     path.write_bytes(original.replace(b"\n", b"\r\n"))
-    with pytest.raises(ValueError, match="altered or truncated file layer1_weights.mem"):
+    with pytest.raises(ValueError, match=r"altered or truncated file layer1_weights\.mem"):
         fpga.verify_project(out)
     path.unlink()
-    with pytest.raises(ValueError, match="missing file layer1_weights.mem"):
+    with pytest.raises(ValueError, match=r"missing file layer1_weights\.mem"):
         fpga.verify_project(out)
     path.write_bytes(original)
     fpga.verify_project(out, spec)
@@ -262,7 +297,7 @@ def test_verify_project_detects_missing_truncated_altered_and_foreign(spec, tmp_
     with pytest.raises(ValueError, match="does not match the model"):
         fpga.verify_project(out, other)
     (out / MANIFEST).unlink()
-    with pytest.raises(ValueError, match="missing manifest.json"):
+    with pytest.raises(ValueError, match=r"missing manifest\.json"):
         fpga.verify_project(out, spec)
 
 

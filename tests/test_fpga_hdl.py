@@ -1,4 +1,4 @@
-"""Co-simulation of the fixed Verilog core against ``sqnn_kernels.predict_scores`` (verilator, iverilog, yosys).
+"""Co-simulation of the fixed Verilog core against ``sqnn_kernels.predict_scores`` (verilator, iverilog).
 
 Each spec is written and built once (builds are cached by the shape of the model, so the corrupted-file tests
 reuse them) and fed >= 1000 grid-valued vectors; scores and class bits must agree on every vector.
@@ -67,7 +67,9 @@ def projects(tmp_path_factory):
             x = grid_inputs(rng, spec, N_VECTORS, frac, feature_bits=fb)
             if name != "int32_wrap":
                 spec = center_output(spec, x)
-            out = fpga.write_project(spec, tmp_path_factory.mktemp(name) / "proj", feature_bits=fb, frac_bits=frac)
+            out = fpga.write_project(
+                spec, tmp_path_factory.mktemp(name) / "proj", feature_bits=fb, frac_bits=frac
+            )
             made[name] = (spec, out, x, gap)
         return made[name]
 
@@ -145,7 +147,7 @@ def test_flipped_weight_bit_is_detected(projects, cache_dir, tmp_path):
     lines = path.read_text().splitlines()
     lines[1] = format(int(lines[1], 16) ^ 0b100, f"0{len(lines[1])}x")  # output 0, input 2
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match="output_weights.mem"):
+    with pytest.raises(ValueError, match=r"output_weights\.mem"):
         fpga.verify_project(bad, spec)
     scores, _ = fpga.simulate(bad, x[:200], cache_dir=cache_dir)
     ref = spec.predict_scores(x[:200])
@@ -160,7 +162,7 @@ def test_altered_threshold_is_detected(projects, cache_dir, tmp_path):
     lines = path.read_text().splitlines()
     lines[1:] = ["10" if i % 2 else "00" for i in range(len(lines) - 1)]
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match="layer0_thresholds.mem"):
+    with pytest.raises(ValueError, match=r"layer0_thresholds\.mem"):
         fpga.verify_project(bad, spec)
     scores, _ = fpga.simulate(bad, x[:300], cache_dir=cache_dir)
     assert not np.array_equal(scores, spec.predict_scores(x[:300]))
@@ -171,7 +173,7 @@ def test_truncated_memory_file_is_detected(projects, cache_dir, tmp_path):
     bad = _copy(out, tmp_path)
     path = bad / "layer0_weights.mem"
     path.write_text("\n".join(path.read_text().splitlines()[:-5]) + "\n")
-    with pytest.raises(ValueError, match="layer0_weights.mem"):
+    with pytest.raises(ValueError, match=r"layer0_weights\.mem"):
         fpga.verify_project(bad, spec)
     with pytest.raises(fpga.SimulationError, match="readmem"):
         fpga.simulate(bad, x[:50], cache_dir=cache_dir)
@@ -181,13 +183,15 @@ def test_missing_memory_file_is_detected(projects, cache_dir, tmp_path):
     spec, out, x, _ = projects("two_layers_two_outputs")
     bad = _copy(out, tmp_path)
     (bad / "edges.mem").unlink()
-    with pytest.raises(ValueError, match="missing file edges.mem"):
+    with pytest.raises(ValueError, match=r"missing file edges\.mem"):
         fpga.verify_project(bad, spec)
     with pytest.raises(fpga.SimulationError):
         fpga.simulate(bad, x[:50], cache_dir=cache_dir)
 
 
-@pytest.mark.skipif(tools.iverilog() is None, reason="Icarus Verilog (optional second simulator) not installed")
+@pytest.mark.skipif(
+    tools.iverilog() is None, reason="Icarus Verilog (optional second simulator) not installed"
+)
 @pytest.mark.parametrize("name", ["two_layers_two_outputs", "no_hidden_layer", "extreme_edges_10bit"])
 def test_iverilog_agrees(name, projects, cache_dir):
     spec, out, x, gap = projects(name)

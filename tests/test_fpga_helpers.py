@@ -34,9 +34,18 @@ def center_output(spec: BinaryNetSpec, x: np.ndarray) -> BinaryNetSpec:
     return BinaryNetSpec(spec.edges, spec.layers, out)
 
 
-def random_spec(rng: np.random.Generator, n_features: int, n_bins, hidden, n_out: int = 1,
-                frac_bits: int = 8, on_grid: bool = True, bias_range: int | None = None,
-                scale: float | None = None, offset: float | None = None) -> BinaryNetSpec:
+def random_spec(
+    rng: np.random.Generator,
+    n_features: int,
+    n_bins,
+    hidden,
+    n_out: int = 1,
+    frac_bits: int = 8,
+    on_grid: bool = True,
+    bias_range: int | None = None,
+    scale: float | None = None,
+    offset: float | None = None,
+) -> BinaryNetSpec:
     """A random spec: ``n_bins`` edges per feature (int or list), hidden widths, ``n_out`` outputs."""
     if np.isscalar(n_bins):
         n_bins = [int(n_bins)] * n_features
@@ -52,14 +61,19 @@ def random_spec(rng: np.random.Generator, n_features: int, n_bins, hidden, n_out
         layers.append(HiddenLayer(random_packed(rng, m, k), k, random_thresholds(rng, m, k)))
         k = m
     br = k if bias_range is None else bias_range
-    output = OutputLayer(random_packed(rng, n_out, k), k, rng.integers(-br, br + 1, size=n_out),
-                         scale=float(rng.uniform(0.01, 1.0)) if scale is None else scale,
-                         offset=float(rng.normal(0, 2)) if offset is None else offset)
+    output = OutputLayer(
+        random_packed(rng, n_out, k),
+        k,
+        rng.integers(-br, br + 1, size=n_out),
+        scale=float(rng.uniform(0.01, 1.0)) if scale is None else scale,
+        offset=float(rng.normal(0, 2)) if offset is None else offset,
+    )
     return BinaryNetSpec(edges, layers, output)
 
 
-def grid_inputs(rng: np.random.Generator, spec: BinaryNetSpec, n: int, frac_bits: int,
-                feature_bits: int = 16) -> np.ndarray:
+def grid_inputs(
+    rng: np.random.Generator, spec: BinaryNetSpec, n: int, frac_bits: int, feature_bits: int = 16
+) -> np.ndarray:
     """Grid-valued float inputs: mostly near the edges (hitting them exactly), some at the range limits."""
     lo, hi = -(1 << (feature_bits - 1)), (1 << (feature_bits - 1)) - 1
     cols = []
