@@ -12,8 +12,8 @@ grid), so that for every grid input ``x = x_int · 2^-frac_bits``:
 Edges outside the representable range are stored clamped to ``[min_int, max_int + 1]`` in
 ``feature_bits + 1`` bits: an edge above the largest input (``e_int > max_int``) becomes ``max_int + 1``
 and its comparator is always 0; an edge at or below the smallest input becomes ``min_int`` and is always
-1. Both are exact for grid inputs. When every edge is representable (the automatic ``frac_bits`` guarantees it),
-saturating an input never changes any comparison.
+1. Both are exact for grid inputs. When every edge is representable (the automatic ``frac_bits``
+guarantees it), saturating an input never changes any comparison.
 """
 
 from __future__ import annotations
