@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numba as nb
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
@@ -47,3 +48,33 @@ def _popcount_python(x) -> int:
 
 
 popcount = _popcount_python if nb.config.DISABLE_JIT else _popcount_intrinsic
+
+
+@intrinsic
+def stack_empty(typingctx, size, dtype):
+    """Uninitialised buffer of ``size`` elements on the stack (``alloca`` in the function's entry block).
+
+    Use with a compile-time constant size through ``numba.carray(stack_empty(n, np.int16), (n,))``: LLVM can
+    keep such a small buffer in vector registers, which a heap array (``np.empty``) never is.
+    """
+    def codegen(context, builder, signature, args):
+        ty = context.get_value_type(dtype.dtype)
+        return cgutils.alloca_once(builder, ty, size=args[0])
+
+    return types.CPointer(dtype.dtype)(types.int64, dtype), codegen
+
+
+if nb.config.DISABLE_JIT:
+
+    def stack_array(n, dtype):
+        """Pure-Python stand-in: a heap array."""
+        import numpy as np
+
+        return np.empty(n, dtype)
+
+else:
+
+    @nb.njit(inline="always")
+    def stack_array(n, dtype):
+        """``n`` uninitialised elements of ``dtype`` on the caller's stack (inlined; n compile-time)."""
+        return nb.carray(stack_empty(n, dtype), (n,))

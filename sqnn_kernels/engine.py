@@ -1,148 +1,201 @@
 """Fused end-to-end inference: float features -> integer scores, no unpacked intermediates.
 
-The first binary layer reads a thermometer code, so it is a table lookup: with ``c_f`` the number of edges of
-feature f that ``x_f`` reaches (its bits are ``+1`` for ``b < c_f`` and ``-1`` after), the ±1 dot product of
-neuron j is
+The first binary layer reads a thermometer code, so it is a table lookup. With ``c_f`` the number of edges
+of feature f that ``x_f`` reaches (its thermometer bits are +1 for ``b < c_f`` and −1 after), the ±1 dot
+product of neuron j is
 
     dot_j = Σ_f T[f, c_f, j],   T[f, c, j] = Σ_{b < c} w_{j, o_f + b} − Σ_{c <= b < n_f} w_{j, o_f + b}
 
-(``o_f`` the offset and ``n_f`` the edge count of feature f, ``w`` in ±1). The table is built once per model.
-Later layers are XNOR-popcount on packed words in registers-sized per-row buffers, the output layer adds its
-integer bias. Rows are processed in fixed blocks in parallel (``prange``); each row's result depends only on
-that row, so it is identical for any thread count or chunking.
+with ``o_f`` the offset and ``n_f`` the edge count of feature f and ``w`` in ±1. Features are looked up in
+pairs, ``T2[p, c_{2p} (B + 1) + c_{2p+1}] = T[2p, c_{2p}] + T[2p+1, c_{2p+1}]``, when the pair table fits in
+the L2 cache, halving the additions. The accumulator lives on the stack (registers), in int16 when the
+input width allows. Later layers are XNOR-popcount on per-row packed words; the output adds its bias.
+
+Rows go through in blocks of 128 (``prange``); each row's result depends only on that row, so results are
+identical for any thread count or chunking. The kernel is specialised (compiled once, cached on disk) on
+the padded edge count B, the first layer's width and the accumulator type.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 from numba import prange
 
-from ._jit import pjit, popcount
+from ._jit import jit, pjit, popcount, stack_array
 from .bits import unpack_bits
 from .reference import to_pm1
 from .spec import BinaryNetSpec
 
-BLOCK = 256
+ROWS_PER_BLOCK = 128
+PAIR_TABLE_BYTES = 1 << 20  # pair features when the pair table fits in ~1 MiB (L2)
 
 
 @dataclass(frozen=True)
 class CompiledNet:
     """A :class:`BinaryNetSpec` rearranged once for the fused kernel."""
 
-    edges: np.ndarray  # float64 (f, B), padded with +inf (never reached by a finite x)
-    table: np.ndarray  # int32 (f, B + 1, m1): first-layer partial dot products
-    first_thresholds: np.ndarray  # int32 (m1,), or empty when the first layer is the output layer
-    weights: np.ndarray  # uint64 concatenation of the later layers' packed weights, row-major
-    w_offsets: np.ndarray  # int64 (L + 1,): start of each later layer in ``weights``
-    ks: np.ndarray  # int64 (L,): input width of each later layer
-    ms: np.ndarray  # int64 (L,): neurons of each later layer
-    thresholds: np.ndarray  # int32 concatenation of later hidden thresholds (empty for the output)
+    edges: np.ndarray  # float64 (F2, B) padded with +inf (never reached by finite x); F2 = F, or F + 1 paired
+    table: np.ndarray  # int16/int32 (P, C, m1): partial dot products per feature (pair) code
+    paired: bool
+    first_thresholds: np.ndarray  # int32 (m1,); unused when the first layer is the output layer
+    weights: np.ndarray  # uint64: later layers' packed weights, concatenated row-major
+    w_offsets: np.ndarray  # int64 (L + 1,)
+    ks: np.ndarray  # int64 (L,) input widths of the later layers
+    ms: np.ndarray  # int64 (L,) neurons of the later layers
+    thresholds: np.ndarray  # int32: later hidden layers' thresholds, concatenated
     t_offsets: np.ndarray  # int64 (L + 1,)
     bias: np.ndarray  # int32 (n_out,)
+    n_features: int
     n_out: int
     first_is_output: bool
 
 
-def compile_net(spec: BinaryNetSpec) -> CompiledNet:
-    """Build the lookup table and the flat weight layout of ``spec`` (done once per model)."""
-    n_edges = [e.size for e in spec.edges]
-    f, b_max = spec.n_features, max(n_edges)
-    edges = np.full((f, b_max), np.inf)
-    for i, e in enumerate(spec.edges):
-        edges[i, : e.size] = e
+def _single_tables(spec: BinaryNetSpec, b_max: int) -> np.ndarray:
     first = spec.layers[0] if spec.layers else spec.output
     w1 = to_pm1(unpack_bits(first.weights, first.k))  # (m1, K)
-    m1 = w1.shape[0]
-    table = np.zeros((f, b_max + 1, m1), dtype=np.int32)
+    table = np.zeros((spec.n_features, b_max + 1, w1.shape[0]), dtype=np.int64)
     offset = 0
-    for i, n_f in enumerate(n_edges):
-        block = w1[:, offset : offset + n_f]  # (m1, n_f)
-        for c in range(n_f + 1):
-            table[i, c] = block[:, :c].sum(axis=1) - block[:, c:].sum(axis=1)
-        table[i, n_f + 1 :] = table[i, n_f]  # unreachable (padded edges are +inf), kept consistent
-        offset += n_f
+    for f, e in enumerate(spec.edges):
+        block = w1[:, offset : offset + e.size]
+        for c in range(e.size + 1):
+            table[f, c] = block[:, :c].sum(axis=1) - block[:, c:].sum(axis=1)
+        table[f, e.size + 1 :] = table[f, e.size]  # unreachable codes (padded +inf edges)
+        offset += e.size
+    return table
+
+
+def compile_net(spec: BinaryNetSpec) -> CompiledNet:
+    """Build the lookup tables and the flat weight layout of ``spec`` (done once per model)."""
+    b_max = max(e.size for e in spec.edges)
+    single = _single_tables(spec, b_max)  # (F, B + 1, m1)
+    f, c1, m1 = single.shape
+    dtype = np.int16 if spec.n_inputs < 2**15 else np.int32
+    paired = f > 1 and (f + 1) // 2 * c1 * c1 * m1 * np.dtype(dtype).itemsize <= PAIR_TABLE_BYTES
+    edges = np.full((f + (f % 2 if paired else 0), b_max), np.inf)
+    for i, e in enumerate(spec.edges):
+        edges[i, : e.size] = e
+    if paired:
+        if f % 2:
+            single = np.concatenate([single, np.zeros((1, c1, m1), dtype=single.dtype)])
+        table = (single[0::2, :, None, :] + single[1::2, None, :, :]).reshape(-1, c1 * c1, m1)
+    else:
+        table = single
     later = [*spec.layers[1:], spec.output] if spec.layers else []
-    weights = [layer.weights.ravel() for layer in later]
     w_offsets = np.zeros(len(later) + 1, dtype=np.int64)
-    w_offsets[1:] = np.cumsum([w.size for w in weights]) if later else []
-    thresholds = [layer.thresholds for layer in spec.layers[1:]]
+    w_offsets[1:] = np.cumsum([layer.weights.size for layer in later], dtype=np.int64)
+    hidden_later = spec.layers[1:]
     t_offsets = np.zeros(len(later) + 1, dtype=np.int64)
-    t_offsets[1 : len(thresholds) + 1] = np.cumsum([t.size for t in thresholds]) if thresholds else []
-    t_offsets[len(thresholds) + 1 :] = t_offsets[len(thresholds)]
+    for i, layer in enumerate(hidden_later):
+        t_offsets[i + 1] = t_offsets[i] + layer.m
+    t_offsets[len(hidden_later) + 1 :] = t_offsets[len(hidden_later)]
     return CompiledNet(
         edges=edges,
-        table=table,
-        first_thresholds=spec.layers[0].thresholds if spec.layers else np.zeros(0, np.int32),
-        weights=np.concatenate(weights) if weights else np.zeros(0, np.uint64),
+        table=np.ascontiguousarray(table.astype(dtype)),
+        paired=bool(paired),
+        first_thresholds=spec.layers[0].thresholds if spec.layers else np.zeros(m1, np.int32),
+        weights=np.concatenate([lay.weights.ravel() for lay in later]) if later else np.zeros(0, np.uint64),
         w_offsets=w_offsets,
         ks=np.array([layer.k for layer in later], dtype=np.int64),
         ms=np.array([layer.weights.shape[0] for layer in later], dtype=np.int64),
-        thresholds=np.concatenate(thresholds).astype(np.int32) if thresholds else np.zeros(0, np.int32),
+        thresholds=(
+            np.concatenate([layer.thresholds for layer in hidden_later])
+            if hidden_later
+            else np.zeros(0, np.int32)
+        ),
         t_offsets=t_offsets,
         bias=spec.output.bias,
+        n_features=f,
         n_out=spec.output.n_out,
         first_is_output=not spec.layers,
     )
 
 
-@pjit
-def _fused_kernel(x, edges, table, t1, weights, w_off, ks, ms, thr, t_off, bias, first_is_output, out):
-    n, f = x.shape
-    b_max = edges.shape[1]
-    m1 = table.shape[2]
-    n_later = ks.shape[0]
-    max_words = (max(m1, ms.max() if n_later else 1) + 63) // 64
-    n_blocks = (n + 255) // 256
-    bad = 0
-    for blk in prange(n_blocks):
-        acc = np.empty(m1, dtype=np.int32)
-        h = np.zeros(max_words, dtype=np.uint64)
-        h2 = np.zeros(max_words, dtype=np.uint64)
-        nbad = 0
-        for r in range(blk * 256, min(n, (blk + 1) * 256)):
-            acc[:] = 0
-            for feat in range(f):
-                v = x[r, feat]
-                nbad += not (np.abs(v) < np.inf)  # NaN or inf
-                c = 0
-                for b in range(b_max):
-                    c += v >= edges[feat, b]
-                row = table[feat, c]
-                for j in range(m1):
-                    acc[j] += row[j]
-            if first_is_output:
-                for j in range(m1):
-                    out[r, j] = acc[j] + bias[j]
-                continue
-            words = (m1 + 63) // 64
-            for wd in range(words):
-                word = np.uint64(0)
-                for j in range(wd * 64, min(m1, wd * 64 + 64)):
-                    word |= np.uint64(acc[j] >= t1[j]) << np.uint64(j - wd * 64)
-                h[wd] = word
-            for li in range(n_later):
-                k = ks[li]
-                m = ms[li]
-                kw = (k + 63) // 64
-                base = w_off[li]
-                last = li == n_later - 1
-                for wd in range((m + 63) // 64):
-                    h2[wd] = 0
-                for j in range(m):
-                    pc = np.uint64(0)
-                    for wd in range(kw):
-                        pc += popcount(h[wd] ^ weights[base + j * kw + wd])
-                    dot = k - 2 * np.int64(pc)
-                    if last:
-                        out[r, j] = np.int32(dot + bias[j])
-                    elif dot >= thr[t_off[li] + j]:
-                        h2[j >> 6] |= np.uint64(1) << np.uint64(j & 63)
-                for wd in range((m + 63) // 64):
-                    h[wd] = h2[wd]
-        bad += nbad
-    return bad
+@jit(inline="always")
+def _pack_threshold(values, thresholds, m, h):
+    """h (packed) <- [values_j >= thresholds_j] for j < m."""
+    for wd in range((m + 63) // 64):
+        word = np.uint64(0)
+        for j in range(wd * 64, min(m, wd * 64 + 64)):
+            word |= np.uint64(values[j] >= thresholds[j]) << np.uint64(j - wd * 64)
+        h[wd] = word
+
+
+@functools.cache
+def _kernel(B: int, M1: int, PAIRED: bool, ACC):
+    C1 = B + 1
+    BR = ROWS_PER_BLOCK
+
+    @pjit
+    def kernel(x, edges, table, t1, weights, w_off, ks, ms, thr, t_off, bias, first_is_output, out):
+        n, f = x.shape
+        f2 = edges.shape[0]
+        n_later = ks.shape[0]
+        max_m = max(M1, ms.max() if n_later else 1)
+        bad = 0
+        for blk in prange((n + BR - 1) // BR):
+            r0 = blk * BR
+            nr = min(n, r0 + BR) - r0
+            xt = np.zeros((f2, BR))
+            nbad = 0
+            for r in range(nr):  # transpose the block: feature-major rows for vector compares
+                for feat in range(f):
+                    v = x[r0 + r, feat]
+                    nbad += not (np.abs(v) < np.inf)  # NaN or inf
+                    xt[feat, r] = v
+            bad += nbad
+            counts = np.zeros((f2, BR), dtype=np.int32)
+            for feat in range(f):  # thermometer code of each value = number of edges it reaches
+                for b in range(B):
+                    e = edges[feat, b]
+                    for r in range(BR):
+                        counts[feat, r] += np.int32(xt[feat, r] >= e)
+            acc = stack_array(M1, ACC)
+            h = np.zeros((max_m + 63) // 64, dtype=np.uint64)
+            dots = np.empty(max_m, dtype=np.int64)
+            for r in range(nr):
+                for j in range(M1):
+                    acc[j] = 0
+                if PAIRED:
+                    for p in range(f2 // 2):
+                        row = table[p, counts[2 * p, r] * C1 + counts[2 * p + 1, r]]
+                        for j in range(M1):
+                            acc[j] += row[j]
+                else:
+                    for feat in range(f):
+                        row = table[feat, counts[feat, r]]
+                        for j in range(M1):
+                            acc[j] += row[j]
+                if first_is_output:
+                    for j in range(M1):
+                        out[r0 + r, j] = np.int32(acc[j]) + bias[j]
+                    continue
+                _pack_threshold(acc, t1, M1, h)
+                for li in range(n_later):
+                    k = ks[li]
+                    m = ms[li]
+                    kw = (k + 63) // 64
+                    w = weights[w_off[li] : w_off[li + 1]]
+                    if kw == 1:  # the common narrow case: one word per neuron, vectorised over neurons
+                        h0 = h[0]
+                        for j in range(m):
+                            dots[j] = k - 2 * np.int64(popcount(h0 ^ w[j]))
+                    else:
+                        for j in range(m):
+                            pc = np.uint64(0)
+                            for wd in range(kw):
+                                pc += popcount(h[wd] ^ w[j * kw + wd])
+                            dots[j] = k - 2 * np.int64(pc)
+                    if li == n_later - 1:
+                        for j in range(m):
+                            out[r0 + r, j] = np.int32(dots[j] + bias[j])
+                    else:
+                        _pack_threshold(dots, thr[t_off[li] : t_off[li + 1]], m, h)
+        return bad
+
+    return kernel
 
 
 def compiled(spec: BinaryNetSpec) -> CompiledNet:
@@ -162,7 +215,8 @@ def fused_scores(net: CompiledNet, x: np.ndarray) -> np.ndarray:
     out = np.empty((x.shape[0], net.n_out), dtype=np.int32)
     if x.shape[0] == 0:
         return out
-    bad = _fused_kernel(
+    kernel = _kernel(net.edges.shape[1], net.table.shape[2], net.paired, net.table.dtype.type)
+    bad = kernel(
         x, net.edges, net.table, net.first_thresholds, net.weights, net.w_offsets, net.ks, net.ms,
         net.thresholds, net.t_offsets, net.bias, net.first_is_output, out,
     )
