@@ -13,7 +13,8 @@ input width allows. Later layers are XNOR-popcount on per-row packed words; the 
 
 Rows go through in blocks of 128 (``prange``); each row's result depends only on that row, so results are
 identical for any thread count or chunking. The kernel is specialised (compiled once, cached on disk) on
-the padded edge count B, the first layer's width and the accumulator type.
+the edge count rounded up to a power of two >= 8, the first layer's width rounded up to a multiple of 64
+and the accumulator type (int16 or int32), so a handful of variants serve all models.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class CompiledNet:
     edges: np.ndarray  # float64 (F2, B) padded with +inf (never reached by finite x); F2 = F, or F + 1 paired
     table: np.ndarray  # int16/int32 (P, C, m1): partial dot products per feature (pair) code
     paired: bool
+    m1: int  # first layer's true width (the table is zero-padded to a multiple of 64 columns)
     first_thresholds: np.ndarray  # int32 (m1,); unused when the first layer is the output layer
     weights: np.ndarray  # uint64: later layers' packed weights, concatenated row-major
     w_offsets: np.ndarray  # int64 (L + 1,)
@@ -69,7 +71,7 @@ def _single_tables(spec: BinaryNetSpec, b_max: int) -> np.ndarray:
 
 def compile_net(spec: BinaryNetSpec) -> CompiledNet:
     """Build the lookup tables and the flat weight layout of ``spec`` (done once per model)."""
-    b_max = max(e.size for e in spec.edges)
+    b_max = max(8, 1 << (max(e.size for e in spec.edges) - 1).bit_length())  # few kernel variants
     single = _single_tables(spec, b_max)  # (F, B + 1, m1)
     f, c1, m1 = single.shape
     dtype = np.int16 if spec.n_inputs < 2**15 else np.int32
@@ -83,6 +85,8 @@ def compile_net(spec: BinaryNetSpec) -> CompiledNet:
         table = (single[0::2, :, None, :] + single[1::2, None, :, :]).reshape(-1, c1 * c1, m1)
     else:
         table = single
+    pad = -m1 % 64
+    table = np.concatenate([table, np.zeros((*table.shape[:2], pad), dtype=table.dtype)], axis=2)
     later = [*spec.layers[1:], spec.output] if spec.layers else []
     w_offsets = np.zeros(len(later) + 1, dtype=np.int64)
     w_offsets[1:] = np.cumsum([layer.weights.size for layer in later], dtype=np.int64)
@@ -95,6 +99,7 @@ def compile_net(spec: BinaryNetSpec) -> CompiledNet:
         edges=edges,
         table=np.ascontiguousarray(table.astype(dtype)),
         paired=bool(paired),
+        m1=int(m1),
         first_thresholds=spec.layers[0].thresholds if spec.layers else np.zeros(m1, np.int32),
         weights=np.concatenate([lay.weights.ravel() for lay in later]) if later else np.zeros(0, np.uint64),
         w_offsets=w_offsets,
@@ -124,16 +129,17 @@ def _pack_threshold(values, thresholds, m, h):
 
 
 @functools.cache
-def _kernel(B: int, M1: int, PAIRED: bool, ACC):
-    C1 = B + 1
+def _kernel(B: int, M1: int, ACC):
+    """Kernel for ``B`` (padded) edges per feature, first-layer tables of ``M1`` columns of type ``ACC``."""
     BR = ROWS_PER_BLOCK
 
     @pjit
-    def kernel(x, edges, table, t1, weights, w_off, ks, ms, thr, t_off, bias, first_is_output, out):
+    def kernel(x, edges, table, paired, m1, t1, weights, w_off, ks, ms, thr, t_off, bias, first_out, out):
         n, f = x.shape
         f2 = edges.shape[0]
+        c1 = B + 1
         n_later = ks.shape[0]
-        max_m = max(M1, ms.max() if n_later else 1)
+        max_m = max(m1, ms.max() if n_later else 1)
         bad = 0
         for blk in prange((n + BR - 1) // BR):
             r0 = blk * BR
@@ -158,9 +164,9 @@ def _kernel(B: int, M1: int, PAIRED: bool, ACC):
             for r in range(nr):
                 for j in range(M1):
                     acc[j] = 0
-                if PAIRED:
+                if paired:
                     for p in range(f2 // 2):
-                        row = table[p, counts[2 * p, r] * C1 + counts[2 * p + 1, r]]
+                        row = table[p, counts[2 * p, r] * c1 + counts[2 * p + 1, r]]
                         for j in range(M1):
                             acc[j] += row[j]
                 else:
@@ -168,11 +174,11 @@ def _kernel(B: int, M1: int, PAIRED: bool, ACC):
                         row = table[feat, counts[feat, r]]
                         for j in range(M1):
                             acc[j] += row[j]
-                if first_is_output:
-                    for j in range(M1):
+                if first_out:
+                    for j in range(m1):
                         out[r0 + r, j] = np.int32(acc[j]) + bias[j]
                     continue
-                _pack_threshold(acc, t1, M1, h)
+                _pack_threshold(acc, t1, m1, h)
                 for li in range(n_later):
                     k = ks[li]
                     m = ms[li]
@@ -215,10 +221,10 @@ def fused_scores(net: CompiledNet, x: np.ndarray) -> np.ndarray:
     out = np.empty((x.shape[0], net.n_out), dtype=np.int32)
     if x.shape[0] == 0:
         return out
-    kernel = _kernel(net.edges.shape[1], net.table.shape[2], net.paired, net.table.dtype.type)
+    kernel = _kernel(net.edges.shape[1], net.table.shape[2], net.table.dtype.type)
     bad = kernel(
-        x, net.edges, net.table, net.first_thresholds, net.weights, net.w_offsets, net.ks, net.ms,
-        net.thresholds, net.t_offsets, net.bias, net.first_is_output, out,
+        x, net.edges, net.table, net.paired, net.m1, net.first_thresholds, net.weights, net.w_offsets,
+        net.ks, net.ms, net.thresholds, net.t_offsets, net.bias, net.first_is_output, out,
     )
     if bad:
         raise ValueError(f"x must be finite; it holds {bad} NaN/inf value(s)")
