@@ -29,10 +29,12 @@ from .render import (
 )
 from .resources import estimate_resources
 from .simulate import SimulationError, build, lint, simulate
+from .stochastic import StochasticConfig, noise_table, theta_quantized
 
 __all__ = [
     "SaturationWarning",
     "SimulationError",
+    "StochasticConfig",
     "auto_frac_bits",
     "build",
     "class_threshold",
@@ -41,6 +43,7 @@ __all__ = [
     "export_cli",
     "lint",
     "model_facts",
+    "noise_table",
     "quantize_edges",
     "quantize_features",
     "read_manifest",
@@ -53,6 +56,7 @@ __all__ = [
     "render_project",
     "render_readme",
     "simulate",
+    "theta_quantized",
     "verify_project",
     "write_project",
 ]

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqnn_kernels.spec import BinaryNetSpec
 
 from .render import MANIFEST, render_project
+from .stochastic import StochasticConfig
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -59,6 +60,7 @@ def write_project(
     *,
     coe: bool = True,
     mif: bool = True,
+    stochastic: StochasticConfig | None = None,
 ) -> Path:
     """Write a complete, self-contained FPGA project folder for ``spec`` atomically.
 
@@ -79,6 +81,8 @@ def write_project(
         Fractional bits of the inputs; None picks the finest grid on which every edge is representable.
     coe, mif : bool
         Also write Xilinx ``.coe`` / Intel ``.mif`` copies of the ROMs.
+    stochastic : StochasticConfig, optional
+        Build the optional stochastic mode (hidden neurons sample Bernoulli(θ) from per-neuron LFSRs).
 
     Returns
     -------
@@ -86,7 +90,7 @@ def write_project(
         ``outdir``.
     """
     outdir = Path(outdir).absolute()
-    files = render_project(spec, feature_bits, frac_bits, coe=coe, mif=mif)
+    files = render_project(spec, feature_bits, frac_bits, coe=coe, mif=mif, stochastic=stochastic)
     if outdir.exists():
         if not outdir.is_dir():
             raise ValueError(f"{outdir} exists and is not a directory")
@@ -174,6 +178,7 @@ def verify_project(outdir, spec: BinaryNetSpec | None = None) -> None:
             manifest.get("frac_bits"),
             coe=any(n.endswith(".coe") for n in manifest["files"]),
             mif=any(n.endswith(".mif") for n in manifest["files"]),
+            stochastic=StochasticConfig(**st) if (st := manifest.get("stochastic")) else None,
         )
         for name, text in sorted(expected.items()):
             path = outdir / name

@@ -32,6 +32,7 @@ from sqnn_kernels.reference import unpack_bits
 from sqnn_kernels.spec import BinaryNetSpec
 
 from .quantize import auto_frac_bits, check_format, int_range, quantize_edges
+from .stochastic import StochasticConfig, layer_seeds, noise_table, threshold_clamp
 
 MAX_LAYERS = 3
 HDL_SOURCES = ("sqnn_core.v", "sqnn_thermometer.v", "sqnn_layer.v", "sqnn_output.v", "sqnn_popcount.v")
@@ -118,8 +119,16 @@ def class_threshold(spec: BinaryNetSpec, lo: int, hi: int) -> int:
     return b
 
 
-def model_facts(spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | None = None) -> dict:
+def model_facts(
+    spec: BinaryNetSpec,
+    feature_bits: int = 16,
+    frac_bits: int | None = None,
+    *,
+    stochastic: StochasticConfig | None = None,
+) -> dict:
     """Every width, depth and constant of the generated files, as a plain dict (used by the writers)."""
+    if stochastic is not None and not isinstance(stochastic, StochasticConfig):
+        raise TypeError(f"stochastic must be a StochasticConfig or None, got {type(stochastic).__name__}")
     if not isinstance(spec, BinaryNetSpec):
         raise TypeError(f"spec must be a BinaryNetSpec, got {type(spec).__name__}")
     if len(spec.layers) > MAX_LAYERS:
@@ -135,9 +144,16 @@ def model_facts(spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | No
     for i in range(MAX_LAYERS):
         if i < len(spec.layers):
             k = spec.layers[i].k
-            slots.append({"M": spec.layers[i].m, "THR_BITS": signed_bits(-k, k + 1)})
+            slot = {"M": spec.layers[i].m, "T_LO": -k, "T_HI": k + 1, "NOISE_BITS": 2}
+            if stochastic is not None:
+                table = noise_table(k, stochastic)
+                slot["T_LO"], slot["T_HI"] = threshold_clamp(k, table)
+                slot["NOISE_BITS"] = signed_bits(int(table.min()), int(table.max()))
+                slot["noise"] = table
+            slot["THR_BITS"] = signed_bits(slot["T_LO"], slot["T_HI"])
+            slots.append(slot)
         else:  # absent layer: identity bypass of the previous width
-            slots.append({"M": widths[-1], "THR_BITS": 2})
+            slots.append({"M": widths[-1], "THR_BITS": 2, "NOISE_BITS": 2})
     out = spec.output
     lo = max(-out.k + int(out.bias.min()), _INT32[0])
     hi = min(out.k + int(out.bias.max()), _INT32[1])
@@ -160,15 +176,21 @@ def model_facts(spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | No
         "SCORE_MAX": hi,
         "CLASS_THR": class_threshold(spec, lo, hi),
         "LATENCY": 4 + 2 * len(spec.layers),
+        "STOCHASTIC": stochastic,
+        "RNG_BITS": stochastic.rng_bits if stochastic is not None else 8,
     }
 
 
 # -- renderers ------------------------------------------------------------------------------------------
 def render_params(
-    spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | None = None
+    spec: BinaryNetSpec,
+    feature_bits: int = 16,
+    frac_bits: int | None = None,
+    *,
+    stochastic: StochasticConfig | None = None,
 ) -> dict[str, str]:
     """``sqnn_params.vh``: the localparams the core and testbench ``include`` (no include guard)."""
-    f = model_facts(spec, feature_bits, frac_bits)
+    f = model_facts(spec, feature_bits, frac_bits, stochastic=stochastic)
     w = f["SCORE_BITS"] + 1
     thr = f["CLASS_THR"]
     thr_lit = f"{'-' if thr < 0 else ''}{w}'sd{abs(thr)}"
@@ -191,6 +213,13 @@ def render_params(
         note = "" if i < f["N_LAYERS"] else "  // absent layer: identity bypass"
         lines.append(f"localparam L{i}_M         = {slot['M']};{note}")
         lines.append(f"localparam L{i}_THR_BITS  = {slot['THR_BITS']};")
+        lines.append(f"localparam L{i}_NOISE_BITS = {slot['NOISE_BITS']};")
+    st = f["STOCHASTIC"]
+    lines += [
+        f"localparam STOCHASTIC   = {int(st is not None)};"
+        + (f"  // theta = sigmoid({st.slope!r} * (dot - thr + 0.5) / k)" if st is not None else ""),
+        f"localparam RNG_BITS     = {f['RNG_BITS']};",
+    ]
     lines += [
         f"localparam OUT_K        = {f['OUT_K']};",
         f"localparam N_OUT        = {f['N_OUT']};",
@@ -220,8 +249,9 @@ def _roms(spec: BinaryNetSpec, f: dict) -> dict[str, tuple[int, list[str], str]]
         ),
     }
     for i, layer in enumerate(spec.layers):
-        tb = f["slots"][i]["THR_BITS"]
-        thr = np.clip(layer.thresholds.astype(np.int64), -layer.k, layer.k + 1)
+        slot = f["slots"][i]
+        tb = slot["THR_BITS"]
+        thr = np.clip(layer.thresholds.astype(np.int64), slot["T_LO"], slot["T_HI"])
         roms[f"layer{i}_weights"] = (
             layer.k,
             _weight_lines(layer.weights, layer.k),
@@ -232,6 +262,15 @@ def _roms(spec: BinaryNetSpec, f: dict) -> dict[str, tuple[int, list[str], str]]
             [_hex_word(int(t), tb) for t in thr],
             f"layer {i} thresholds, signed {tb}-bit, bit = dot >= threshold",
         )
+        if f["STOCHASTIC"] is not None:
+            nb = slot["NOISE_BITS"]
+            roms[f"layer{i}_noise"] = (
+                nb,
+                [_hex_word(int(v), nb) for v in slot["noise"]],
+                f"layer {i} noise (inverse CDF of theta), signed {nb}-bit, bit = dot - thr >= noise[u]",
+            )
+            seeds = layer_seeds(f["STOCHASTIC"], i, layer.m)
+            roms[f"layer{i}_seeds"] = (31, [_hex_word(int(v), 31) for v in seeds], f"layer {i} LFSR seeds")
     sb = f["SCORE_BITS"]
     roms["output_weights"] = (
         spec.output.k,
@@ -247,19 +286,29 @@ def _roms(spec: BinaryNetSpec, f: dict) -> dict[str, tuple[int, list[str], str]]
 
 
 def render_memories(
-    spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | None = None
+    spec: BinaryNetSpec,
+    feature_bits: int = 16,
+    frac_bits: int | None = None,
+    *,
+    stochastic: StochasticConfig | None = None,
 ) -> dict[str, str]:
     """``$readmemh`` files of every ROM (``<name>.mem``)."""
-    f = model_facts(spec, feature_bits, frac_bits)
+    f = model_facts(spec, feature_bits, frac_bits, stochastic=stochastic)
     return {
         f"{name}.mem": _mem_text(words, f"{desc}; {width}-bit words")
         for name, (width, words, desc) in _roms(spec, f).items()
     }
 
 
-def render_coe(spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | None = None) -> dict[str, str]:
+def render_coe(
+    spec: BinaryNetSpec,
+    feature_bits: int = 16,
+    frac_bits: int | None = None,
+    *,
+    stochastic: StochasticConfig | None = None,
+) -> dict[str, str]:
     """Xilinx ``.coe`` copies of every ROM (radix 16, same words as the ``.mem`` files)."""
-    f = model_facts(spec, feature_bits, frac_bits)
+    f = model_facts(spec, feature_bits, frac_bits, stochastic=stochastic)
     out = {}
     for name, (width, words, desc) in _roms(spec, f).items():
         body = ",\n".join(words) + ";\n"
@@ -270,9 +319,15 @@ def render_coe(spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | Non
     return out
 
 
-def render_mif(spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | None = None) -> dict[str, str]:
+def render_mif(
+    spec: BinaryNetSpec,
+    feature_bits: int = 16,
+    frac_bits: int | None = None,
+    *,
+    stochastic: StochasticConfig | None = None,
+) -> dict[str, str]:
     """Intel (Altera) ``.mif`` copies of every ROM."""
-    f = model_facts(spec, feature_bits, frac_bits)
+    f = model_facts(spec, feature_bits, frac_bits, stochastic=stochastic)
     out = {}
     for name, (width, words, desc) in _roms(spec, f).items():
         body = "".join(f"  {a} : {w};\n" for a, w in enumerate(words))
@@ -289,11 +344,25 @@ def render_hdl() -> dict[str, str]:
     return {name: (hdl / name).read_text(encoding="utf-8") for name in (*HDL_SOURCES, TESTBENCH)}
 
 
+def _stochastic_note(f: dict) -> str:
+    st = f["STOCHASTIC"]
+    if st is None:
+        return "Mode: deterministic (hidden bit = dot >= threshold).\n"
+    return (
+        f"Mode: STOCHASTIC -- hidden bit = 1 with prob. sigmoid({st.slope!r} * (dot - thr + 0.5) / k),\n"
+        f"      quantised to {st.rng_bits} bits, one LFSR per neuron (seed {st.seed}); scores are random.\n"
+    )
+
+
 def render_readme(
-    spec: BinaryNetSpec, feature_bits: int = 16, frac_bits: int | None = None
+    spec: BinaryNetSpec,
+    feature_bits: int = 16,
+    frac_bits: int | None = None,
+    *,
+    stochastic: StochasticConfig | None = None,
 ) -> dict[str, str]:
     """A short ``README.txt`` describing the folder and how to use it."""
-    f = model_facts(spec, feature_bits, frac_bits)
+    f = model_facts(spec, feature_bits, frac_bits, stochastic=stochastic)
     arch = " -> ".join(str(w) for w in spec.widths)
     text = f"""SQNN FPGA project (generated by fpga.write_project; do not edit by hand)
 
@@ -307,7 +376,7 @@ Inputs: feature f = in_features[f*{f["FEATURE_BITS"]} +: {f["FEATURE_BITS"]}], t
        sqnn_kernels.predict_scores; edges are rounded up to the grid.
 Class: out_class = score >= {f["CLASS_THR"]}  <=>  sigmoid(scale*score + offset) >= 0.5
 Throughput: one vector per clock; LATENCY = {f["LATENCY"]} clocks.
-
+{_stochastic_note(f)}
 Use: add sqnn_core.v, sqnn_thermometer.v, sqnn_layer.v, sqnn_output.v, sqnn_popcount.v to the design,
 put this folder on the include path (for sqnn_params.vh), and let the core find the .mem files:
   - run the simulator/synthesis from this folder (PARAM_DIR defaults to "."), or
@@ -327,6 +396,7 @@ def render_manifest(files: dict[str, str], facts: dict) -> dict[str, str]:
         "feature_bits": facts["FEATURE_BITS"],
         "frac_bits": facts["FRAC_BITS"],
         "latency": facts["LATENCY"],
+        "stochastic": facts["STOCHASTIC"].as_dict() if facts["STOCHASTIC"] is not None else None,
         "files": {
             name: hashlib.sha256(text.encode("utf-8")).hexdigest() for name, text in sorted(files.items())
         },
@@ -341,20 +411,21 @@ def render_project(
     *,
     coe: bool = True,
     mif: bool = True,
+    stochastic: StochasticConfig | None = None,
 ) -> dict[str, str]:
     """Every file of a project folder, manifest included."""
-    facts = model_facts(spec, feature_bits, frac_bits)
-    fb, frac = facts["FEATURE_BITS"], facts["FRAC_BITS"]
+    facts = model_facts(spec, feature_bits, frac_bits, stochastic=stochastic)
+    fb, frac, st = facts["FEATURE_BITS"], facts["FRAC_BITS"], stochastic
     files = {
-        **render_params(spec, fb, frac),
-        **render_memories(spec, fb, frac),
+        **render_params(spec, fb, frac, stochastic=st),
+        **render_memories(spec, fb, frac, stochastic=st),
         **render_hdl(),
-        **render_readme(spec, fb, frac),
+        **render_readme(spec, fb, frac, stochastic=st),
     }
     if coe:
-        files.update(render_coe(spec, fb, frac))
+        files.update(render_coe(spec, fb, frac, stochastic=st))
     if mif:
-        files.update(render_mif(spec, fb, frac))
+        files.update(render_mif(spec, fb, frac, stochastic=st))
     files.update(render_manifest(files, facts))
     return files
 

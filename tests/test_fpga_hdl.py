@@ -210,3 +210,61 @@ def test_estimate_resources_small_model(tmp_path):
     text = (out / "resources_xilinx.rpt").read_text()
     assert "CARRY4" in text or "LUT" in text
     fpga.verify_project(out, spec)  # the report does not disturb the project
+
+
+# -- optional stochastic mode --------------------------------------------------------------------------
+def _stochastic_spec():
+    """12 thermometer bits -> 4 hidden neurons -> 1 output with all weights +1 and bias 0, so that
+    score = 2 * (number of firing neurons) - 4.  Neuron 2 always fires and neuron 3 never does (thresholds far
+    beyond ±k), neurons 0 and 1 fire with probabilities that depend on the input."""
+    rng = np.random.default_rng(42)
+    base = random_spec(rng, 3, 4, [4], n_out=1)
+    layer = base.layers[0]
+    thresholds = np.array([0, 2, -10 * layer.k, 10 * layer.k])
+    hidden = type(layer)(layer.weights, layer.k, thresholds)
+    out = OutputLayer(np.array([[0b1111]], dtype=np.uint64), 4, np.array([0]), 1.0, 0.0)
+    return BinaryNetSpec(base.edges, [hidden], out)
+
+
+def test_stochastic_mode_fires_with_quantised_theta(tmp_path, cache_dir):
+    from sqnn_kernels.reference import thermometer_bits, to_pm1, unpack_bits
+
+    spec = _stochastic_spec()
+    config = fpga.StochasticConfig(slope=3.0, rng_bits=8, seed=1)
+    out = fpga.write_project(spec, tmp_path / "stoch", frac_bits=8, stochastic=config)
+    assert fpga.lint(out).count("%Warning") == 0
+    fpga.verify_project(out, spec)
+    layer = spec.layers[0]
+    table = fpga.noise_table(layer.k, config)
+    rng = np.random.default_rng(0)
+    x = grid_inputs(rng, spec, 400, 8)
+    h = to_pm1(thermometer_bits(x, spec.edges))
+    z = h @ to_pm1(unpack_bits(layer.weights, layer.k)).T - layer.thresholds[None, :]
+    p = fpga.theta_quantized(z, table)
+    assert np.all(p[:, 2] == 1) and np.all(p[:, 3] == 0)
+    # four inputs spanning low to high firing probability of neurons 0 and 1, each streamed 2500 times
+    rows = np.argsort(p[:, 0] + p[:, 1])[[40, 150, 250, 360]]
+    n = 2500
+    stream = np.repeat(x[rows], n, axis=0)
+    scores, _ = fpga.simulate(out, stream, cache_dir=cache_dir)
+    fired = (scores[:, 0].reshape(len(rows), n) + 4) // 2 - 1  # neurons 0 and 1
+    assert fired.min() >= 0 and fired.max() <= 2  # neuron 2 always fires, neuron 3 never
+    for r, counts in zip(rows, fired, strict=True):
+        p0, p1 = p[r, 0], p[r, 1]
+        mean, var = p0 + p1, p0 * (1 - p0) + p1 * (1 - p1)
+        bound = 5 * np.sqrt(var / n) + 1e-9
+        assert abs(counts.mean() - mean) <= bound, (r, counts.mean(), mean, bound)
+        if var > 0.05:  # independent neurons: the variance adds up (loose bound, ~6 sigma)
+            assert abs(counts.var() - var) <= 0.25 * var, (counts.var(), var)
+
+
+def test_stochastic_theta_table_is_the_quantised_sigmoid():
+    config = fpga.StochasticConfig(slope=2.5, rng_bits=7)
+    k = 37
+    table = fpga.noise_table(k, config)
+    z = np.arange(-3 * k, 3 * k)
+    theta = 1 / (1 + np.exp(-2.5 * (z + 0.5) / k))
+    q = fpga.theta_quantized(z, table)
+    assert np.all(np.abs(q - theta) <= 0.5 / 128 + 1e-12)
+    assert np.all(np.diff(q) >= 0)
+    assert fpga.theta_quantized(0, table) >= 0.5 > fpga.theta_quantized(-1, table)

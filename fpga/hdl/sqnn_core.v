@@ -12,6 +12,9 @@
 //   out_class                        out_class[o] = (score_o >= CLASS_THR), i.e. sigmoid(scale * score_o +
 //                                    offset) >= 0.5 (the writer folds the cut exactly)
 //
+// STOCHASTIC = 1 (optional mode, see sqnn_layer.v): every hidden neuron fires with its probability theta,
+// drawn from its own LFSR, instead of theta >= 0.5; the output layer stays deterministic.
+//
 // Pipeline: input register (1) -> thermometer comparators (1) -> N_LAYERS x (XNOR + group popcount (1),
 // sum + threshold compare (1)) -> output layer (2).  LATENCY = 4 + 2 * N_LAYERS, N_LAYERS in 0..3.
 //
@@ -74,8 +77,10 @@ module sqnn_core (clk, rst, in_valid, in_features, out_valid, out_score, out_cla
   generate
     if (N_LAYERS >= 1) begin : g_layer0
       sqnn_layer #(.K(N_THERM), .M(L0_M), .THR_BITS(L0_THR_BITS),
-                   .WFILE({PARAM_DIR, "/layer0_weights.mem"}), .TFILE({PARAM_DIR, "/layer0_thresholds.mem"})
-      ) u_layer (.clk(clk), .in_bits(h0), .out_bits(h1));
+                   .WFILE({PARAM_DIR, "/layer0_weights.mem"}), .TFILE({PARAM_DIR, "/layer0_thresholds.mem"}),
+                   .STOCHASTIC(STOCHASTIC), .RNG_BITS(RNG_BITS), .NOISE_BITS(L0_NOISE_BITS),
+                   .NFILE({PARAM_DIR, "/layer0_noise.mem"}), .SFILE({PARAM_DIR, "/layer0_seeds.mem"})
+      ) u_layer (.clk(clk), .rst(rst), .in_bits(h0), .out_bits(h1));
     end else begin : g_skip0
       if (L0_M != N_THERM) begin : g_err_bypass
         sqnn_params_bypass_width_mismatch u_error ();
@@ -84,8 +89,10 @@ module sqnn_core (clk, rst, in_valid, in_features, out_valid, out_score, out_cla
     end
     if (N_LAYERS >= 2) begin : g_layer1
       sqnn_layer #(.K(L0_M), .M(L1_M), .THR_BITS(L1_THR_BITS),
-                   .WFILE({PARAM_DIR, "/layer1_weights.mem"}), .TFILE({PARAM_DIR, "/layer1_thresholds.mem"})
-      ) u_layer (.clk(clk), .in_bits(h1), .out_bits(h2));
+                   .WFILE({PARAM_DIR, "/layer1_weights.mem"}), .TFILE({PARAM_DIR, "/layer1_thresholds.mem"}),
+                   .STOCHASTIC(STOCHASTIC), .RNG_BITS(RNG_BITS), .NOISE_BITS(L1_NOISE_BITS),
+                   .NFILE({PARAM_DIR, "/layer1_noise.mem"}), .SFILE({PARAM_DIR, "/layer1_seeds.mem"})
+      ) u_layer (.clk(clk), .rst(rst), .in_bits(h1), .out_bits(h2));
     end else begin : g_skip1
       if (L1_M != L0_M) begin : g_err_bypass
         sqnn_params_bypass_width_mismatch u_error ();
@@ -94,8 +101,10 @@ module sqnn_core (clk, rst, in_valid, in_features, out_valid, out_score, out_cla
     end
     if (N_LAYERS >= 3) begin : g_layer2
       sqnn_layer #(.K(L1_M), .M(L2_M), .THR_BITS(L2_THR_BITS),
-                   .WFILE({PARAM_DIR, "/layer2_weights.mem"}), .TFILE({PARAM_DIR, "/layer2_thresholds.mem"})
-      ) u_layer (.clk(clk), .in_bits(h2), .out_bits(h3));
+                   .WFILE({PARAM_DIR, "/layer2_weights.mem"}), .TFILE({PARAM_DIR, "/layer2_thresholds.mem"}),
+                   .STOCHASTIC(STOCHASTIC), .RNG_BITS(RNG_BITS), .NOISE_BITS(L2_NOISE_BITS),
+                   .NFILE({PARAM_DIR, "/layer2_noise.mem"}), .SFILE({PARAM_DIR, "/layer2_seeds.mem"})
+      ) u_layer (.clk(clk), .rst(rst), .in_bits(h2), .out_bits(h3));
     end else begin : g_skip2
       if (L2_M != L1_M) begin : g_err_bypass
         sqnn_params_bypass_width_mismatch u_error ();
