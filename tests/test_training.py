@@ -77,7 +77,7 @@ def test_edges_quantiles_deduplicated():
 
 
 def test_learns_toy_problem_and_loss_decreases():
-    x, y, y_train, s = toy(2000, seed=5)
+    x, _, y_train, s = toy(2000, seed=5)
     model = SQNNClassifier(gamma=0.0, random_state=0, **{**FAST, "epochs": 8}).fit(x, y_train, s)
     loss = model.history_["ce"]
     assert loss[-1] < loss[0] - 0.05
@@ -163,12 +163,12 @@ def test_sklearn_clone_get_set_params():
 
 def test_reproducible_and_global_rng_untouched():
     x, _, y_train, s = toy(600, seed=9)
-    np.random.seed(123)
-    before = np.random.get_state()[1].copy()
+    np.random.seed(123)  # noqa: NPY002 - the legacy global state is what must stay untouched
+    before = np.random.get_state()[1].copy()  # noqa: NPY002
     a = SQNNClassifier(random_state=11, **FAST).fit(x, y_train, s)
     b = SQNNClassifier(random_state=11, **FAST).fit(x, y_train, s)
     c = SQNNClassifier(random_state=12, **FAST).fit(x, y_train, s)
-    assert np.array_equal(np.random.get_state()[1], before)
+    assert np.array_equal(np.random.get_state()[1], before)  # noqa: NPY002
     for la, lb in zip(a.layers_, b.layers_, strict=True):
         assert np.array_equal(la["W"], lb["W"]) and np.array_equal(la["b"], lb["b"])
     assert np.array_equal(a.decision_function(x), b.decision_function(x))
@@ -199,7 +199,8 @@ def test_gamma_reduces_domain_information():
 def test_other_mi_kinds_train(mi):
     x, _, y_train, s = toy(400, seed=1)
     y_lab = np.where(y_train == -1, 0, y_train)  # conditional needs labelled rows of both domains
-    m = SQNNClassifier(gamma=1.0, mi=mi, random_state=0, **{**FAST, "hidden": (6,), "epochs": 2}).fit(x, y_lab, s)
+    m = SQNNClassifier(gamma=1.0, mi=mi, random_state=0, **{**FAST, "hidden": (6,), "epochs": 2})
+    m.fit(x, y_lab, s)
     assert np.all(np.isfinite(m.history_["loss"]))
 
 

@@ -61,5 +61,7 @@ def check_s(s, n: int, name: str = "s") -> np.ndarray:
         return np.zeros(n, dtype=np.int64)
     arr = _as_int_vector(s, n, name)
     if arr.size and (arr.min() < 0 or arr.max() > 255):
-        raise ValueError(f"{name} must hold integer categories in 0..255, got range [{arr.min()}, {arr.max()}]")
+        raise ValueError(
+            f"{name} must hold integer categories in 0..255, got range [{arr.min()}, {arr.max()}]"
+        )
     return arr

@@ -98,7 +98,7 @@ class Tensor:
         return Tensor(data, requires_grad=False, _parents=parents, _op=op)
 
     def backward(self, grad=None) -> None:
-        """Accumulate ``d self / d leaf`` (times ``grad``, default 1 for scalars) into every leaf's ``grad``."""
+        """Accumulate ``d self / d leaf`` (times ``grad``, default 1 for scalars) into leaves' ``grad``."""
         topo: list[Tensor] = []
         seen: set[int] = set()
         stack = [(self, False)]
@@ -250,7 +250,7 @@ class Tensor:
         return out
 
     @property
-    def T(self) -> Tensor:  # noqa: N802 - numpy spelling
+    def T(self) -> Tensor:
         """Transpose of a 2-D tensor."""
         out = self._child(self.data.T, (self,), "T")
 
@@ -465,6 +465,7 @@ def gradcheck(
         if not np.allclose(analytic, numeric, rtol=rtol, atol=atol):
             k = np.unravel_index(np.argmax(np.abs(analytic - numeric)), x.shape)
             raise AssertionError(
-                f"gradcheck failed for input {i} at {k}: analytic {analytic[k]:.6g} vs numeric {numeric[k]:.6g}"
+                f"gradcheck failed for input {i} at {k}: "
+                f"analytic {analytic[k]:.6g} vs numeric {numeric[k]:.6g}"
             )
     return True

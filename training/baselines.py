@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
@@ -33,7 +35,7 @@ class MLPBaseline(ClassifierMixin, BaseEstimator):
     stratifies the mini-batches). ``transform`` returns the last hidden layer (float).
     """
 
-    def __init__(self, hidden=(64, 64), epochs: int = 30, batch_size: int = 512, lr: float = 0.001,
+    def __init__(self, hidden=(64, 64), epochs: int = 30, batch_size: int = 512, lr: float = 0.003,
                  random_state=None, verbose: bool = False):
         self.hidden = hidden
         self.epochs = epochs
@@ -58,7 +60,7 @@ class MLPBaseline(ClassifierMixin, BaseEstimator):
         xs = ((X - self.mean_) / self.scale_).astype(np.float32)
         widths = [X.shape[1], *hidden, 1]
         params = []
-        for k, m in zip(widths[:-1], widths[1:], strict=True):
+        for k, m in itertools.pairwise(widths):
             params.append(Tensor(rng.normal(0, np.sqrt(2.0 / k), (k, m)).astype(np.float32)))
             params.append(Tensor(np.zeros(m, np.float32)))
         opt = Adam(params, lr=float(self.lr))
@@ -134,7 +136,8 @@ class GradientReversalClassifier(SQNNClassifier):
     The fitted network is a plain SQNN: ``to_spec``, ``save``/``load`` (as an SQNNClassifier) all work.
     """
 
-    def __init__(self, hidden=(64, 64), strength: float = 1.0, adversary_hidden: int = 32, gamma: float = 0.0,
+    def __init__(self, hidden=(64, 64), strength: float = 1.0, adversary_hidden: int = 32,
+                 adversary_lr_scale: float = 10.0, gamma: float = 0.0,
                  mi: str = "per_neuron", mi_layers: str = "all", n_bins: int = 16, slope: float = 32.0,
                  epochs: int = 60, batch_size: int = 2048, lr: float = 0.005, gamma_warmup: int = 5,
                  random_state=None, verbose: bool = False):
@@ -143,6 +146,7 @@ class GradientReversalClassifier(SQNNClassifier):
                          random_state=random_state, verbose=verbose)
         self.strength = strength
         self.adversary_hidden = adversary_hidden
+        self.adversary_lr_scale = adversary_lr_scale
 
     def _extra_init(self, rng: np.random.Generator) -> list[Tensor]:
         if not np.isfinite(self.strength) or self.strength < 0:
@@ -159,8 +163,11 @@ class GradientReversalClassifier(SQNNClassifier):
         ]
         return self._adv
 
+    def _extra_lr_scale(self) -> float:
+        return float(self.adversary_lr_scale)
+
     def _extra_loss(self, thetas, samples, s, y, scale):
-        h = samples[-1].grad_reverse(float(self.strength) * scale)
+        h = (thetas[-1] * 2.0 - 1.0).grad_reverse(float(self.strength) * scale)
         w1, b1, w2, b2 = self._adv
         z = (h @ w1 + b1).relu() @ w2 + b2
         if z.shape[1] == 1:

@@ -14,10 +14,10 @@ maths and the exact fold to :class:`sqnn_kernels.BinaryNetSpec`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -79,20 +79,31 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
     gamma : float, default 1.0
         Weight γ ≥ 0 of the information penalty (bits) against the cross-entropy (nats). ``gamma=0`` is the
         plain SQNN baseline.
-    mi : {"per_neuron", "joint", "conditional"}, default "per_neuron"
-        Estimator of ``I(T_l; S)``; "joint" needs layers of at most 16 neurons.
+    mi : {"grouped", "per_neuron", "joint", "conditional"}, default "grouped"
+        Estimator of ``I(T_l; S)`` (see :mod:`training.losses`): "per_neuron" is the SQNN paper's closed form
+        ``Σ_i I(T_i; S)``; "grouped" (default) adds the dependence carried by combinations of neurons: the
+        exact joint ``I(T_g; S)`` summed over disjoint groups of ``mi_group_size`` neurons, regrouped at
+        random every batch; "joint" is exact for the whole layer (≤ 16 neurons); "conditional" is
+        ``I(T; S | Y)`` on labelled rows (needs labelled rows of several domains).
     mi_layers : {"all", "last"}, default "all"
         Penalise every hidden layer or only the last one.
-    n_bins : int, default 8
+    n_bins : int, default 16
         Thermometer thresholds per input feature (quantiles ``j / (n_bins + 1)``, deduplicated).
-    slope : float, default 8.0
-        ``θ = σ(slope · a)``; larger is closer to a hard threshold.
+    slope : float, default 32.0
+        ``θ = σ(slope · (dot + b) / k)``; large enough that θ is nearly saturated, so the stochastic network
+        trained and the deterministic one deployed (``T = [θ ≥ 0.5]``) agree.
     epochs : int, default 60
     batch_size : int, default 2048
+        Large batches make the plug-in I(T; S) of a batch less biased.
     lr : float, default 0.005
         Adam step size.
     gamma_warmup : int, default 5
         Epochs over which γ ramps linearly from 0 to ``gamma``.
+    mi_group_size : int, default 4
+        Group size of ``mi="grouped"`` (cost ``∝ 2^size``).
+    mi_momentum : float, default 0.0
+        For ``mi="per_neuron"``: evaluate the information at running averages of the per-domain mean
+        activations (momentum β) instead of the batch means.
     random_state : int, numpy Generator or None
         Seeds initialisation, batch order and the Bernoulli samples (reproducible for any thread count).
     verbose : bool, default False
@@ -107,9 +118,10 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
     history_ : dict of per-epoch lists: ``loss``, ``ce``, ``mi`` (bits, per layer), ``seconds``.
     """
 
-    def __init__(self, hidden=(64, 64), gamma: float = 1.0, mi: str = "per_neuron", mi_layers: str = "all",
-                 n_bins: int = 8, slope: float = 8.0, epochs: int = 60, batch_size: int = 2048,
-                 lr: float = 0.005, gamma_warmup: int = 5, mi_group_size: int = 4, random_state=None,
+    def __init__(self, hidden=(64, 64), gamma: float = 1.0, mi: str = "grouped", mi_layers: str = "all",
+                 n_bins: int = 16, slope: float = 32.0, epochs: int = 60, batch_size: int = 2048,
+                 lr: float = 0.005, gamma_warmup: int = 5, mi_group_size: int = 4, mi_momentum: float = 0.0,
+                 random_state=None,
                  verbose: bool = False):
         self.hidden = hidden
         self.gamma = gamma
@@ -122,10 +134,11 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
         self.lr = lr
         self.gamma_warmup = gamma_warmup
         self.mi_group_size = mi_group_size
+        self.mi_momentum = mi_momentum
         self.random_state = random_state
         self.verbose = verbose
 
-    # -- parameter checks -------------------------------------------------------------------------------------
+    # -- parameter checks ---------------------------------------------------------------------------------
     def _check_params(self) -> tuple[int, ...]:
         hidden = tuple(self.hidden) if np.ndim(self.hidden) else (self.hidden,)
         if len(hidden) == 0 or any(not isinstance(h, (int, np.integer)) or h < 1 for h in hidden):
@@ -156,7 +169,7 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
     # -- training -----------------------------------------------------------------------------------------
     def _init_params(self, widths: list[int], rng: np.random.Generator) -> None:
         self._tensors = []
-        for k, m in zip(widths[:-1], widths[1:], strict=True):
+        for k, m in itertools.pairwise(widths):
             w = Tensor(rng.uniform(-0.1, 0.1, size=(k, m)).astype(np.float32))
             b = Tensor(np.zeros(m, dtype=np.float32))  # bias / k (normalised pre-activation units)
             self._tensors.append((w, b))
@@ -194,6 +207,10 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
     def _extra_loss(self, thetas, samples, s, y, scale) -> Tensor | None:
         """Hook for subclasses (gradient reversal adds an adversary here)."""
         return None
+
+    def _extra_lr_scale(self) -> float:
+        """Hook for subclasses: step-size factor of the extra tensors."""
+        return 1.0
 
     def _extra_init(self, rng: np.random.Generator) -> list[Tensor]:
         """Hook for subclasses: extra trainable tensors."""
@@ -238,7 +255,8 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
         self._n_cat = n_cat
         extra = self._extra_init(rng)
         params, clip = self._param_list()
-        opt = Adam(params + extra, lr=float(self.lr), clip=clip)
+        opt = Adam(params + extra, lr=float(self.lr), clip=clip,
+                   lr_scale={id(t): self._extra_lr_scale() for t in extra})
         groups = s * 3 + (y + 1)
         mi_layers = range(len(hidden)) if self.mi_layers == "all" else [len(hidden) - 1]
         history = {"loss": [], "ce": [], "mi": [], "seconds": []}
@@ -258,6 +276,7 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _train_loop(self, epochs, x0, y, s, groups, hidden, n_cat, mi_layers, opt, rng, history, bar):
+        running = [{} for _ in hidden]
         for epoch in epochs:
             t0 = time.perf_counter()
             ramp = 1.0 if self.gamma_warmup == 0 else min(1.0, (epoch + 1) / self.gamma_warmup)
@@ -272,7 +291,8 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
                 mis = []
                 for li in range(len(hidden)):
                     if gamma_t > 0 and li in mi_layers:
-                        term = layer_mi(thetas[li], s[idx], self.mi, y[idx], n_cat, self.mi_group_size, rng)
+                        term = layer_mi(thetas[li], s[idx], self.mi, y[idx], n_cat, self.mi_group_size, rng,
+                                        running[li], float(self.mi_momentum))
                         loss = loss + term * gamma_t
                     else:  # monitoring only
                         term = layer_mi(thetas[li].detach(), s[idx], "per_neuron", None, n_cat)
@@ -348,7 +368,8 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
         spec = self.to_spec()
         return spec.output.scale * scores + spec.output.offset
 
-    def predict_proba(self, X, *, stochastic: bool = False, random_state=None, n_samples: int = 1) -> np.ndarray:
+    def predict_proba(self, X, *, stochastic: bool = False, random_state=None,
+                      n_samples: int = 1) -> np.ndarray:
         """``[P(y = 0), P(y = 1)]`` per row, float64 (n, 2).
 
         Deterministic (default): ``σ(scale · score + offset)`` of the spec (hidden ``T = [θ ≥ 0.5]``), via the

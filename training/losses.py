@@ -33,7 +33,7 @@ _LN2 = float(np.log(2.0))
 
 
 def bce_with_logits(z: Tensor, y: np.ndarray) -> Tensor:
-    """Mean binary cross-entropy (nats) over the labelled rows (``y ∈ {0, 1}``); rows with ``y = −1`` get weight 0.
+    """Mean binary cross-entropy (nats) over labelled rows (``y ∈ {0, 1}``); rows with ``y = −1`` weigh 0.
 
     ``CE = −(1/N_lab) Σ_{r: y_r ≥ 0} [y_r log σ(z_r) + (1 − y_r) log σ(−z_r)]``. Unlabelled rows contribute
     exactly zero to the value and the gradient. Returns 0 if the batch has no labelled row.
@@ -61,10 +61,34 @@ def group_matrix(s: np.ndarray, n_cat: int | None = None, dtype=np.float64) -> t
     return a.astype(dtype), (counts / max(len(s), 1)).astype(dtype)
 
 
-def per_neuron_mi_tensor(theta: Tensor, s: np.ndarray, n_cat: int | None = None) -> Tensor:
-    """Differentiable closed form ``Σ_i [H_b(θ̄_i) − Σ_v π_v H_b(θ̄_i|v)]`` in bits (see module docstring)."""
+def per_neuron_mi_tensor(theta: Tensor, s: np.ndarray, n_cat: int | None = None,
+                         running: dict | None = None, momentum: float = 0.0) -> Tensor:
+    """Differentiable closed form ``Σ_i [H_b(θ̄_i) − Σ_v π_v H_b(θ̄_i|v)]`` in bits (see module docstring).
+
+    With ``momentum = β > 0`` and a state dict ``running``, the per-category means are exponential running
+    averages over batches, ``θ̄_v ← β θ̄_v + (1 − β) mean_batch θ_v``, used as the point at which the
+    information and its gradient are evaluated; the gradient still flows through the current batch means.
+    This removes most of the small-batch plug-in bias and noise of the gradient. ``π_v`` also runs.
+    """
     a, pi = group_matrix(s, n_cat, theta.data.dtype)
     keep = pi > 0
+    if momentum > 0 and running is not None:
+        cond_batch = Tensor(a, requires_grad=False) @ theta  # (C, m)
+        prev = running.get("cond")
+        if prev is None or prev.shape != cond_batch.shape:
+            prev, prev_pi = cond_batch.data.copy(), pi.copy()
+        else:
+            prev_pi = running["pi"]
+        new = np.where(keep[:, None], momentum * prev + (1 - momentum) * cond_batch.data, prev)
+        new_pi = momentum * prev_pi + (1 - momentum) * pi
+        running["cond"], running["pi"] = new, new_pi
+        sel = new_pi > 0
+        if sel.sum() < 2:
+            return Tensor(np.zeros((), dtype=theta.data.dtype), requires_grad=False)
+        cond = (cond_batch + Tensor(new - cond_batch.data, requires_grad=False))[np.flatnonzero(sel)]
+        pi = (new_pi[sel] / new_pi[sel].sum()).astype(theta.data.dtype)
+        marginal = Tensor(pi[None, :], requires_grad=False) @ cond
+        return marginal.binary_entropy().sum() - (cond.binary_entropy().sum(axis=1) * pi).sum()
     a, pi = a[keep], pi[keep]
     if len(pi) < 2:
         return Tensor(np.zeros((), dtype=theta.data.dtype), requires_grad=False)
@@ -111,7 +135,7 @@ def grouped_mi_tensor(theta: Tensor, s: np.ndarray, group_size: int, rng: np.ran
 
     The neurons are shuffled by ``rng`` (a fresh grouping per call, so over many batches every pair of
     neurons shares a group now and then); without ``rng`` groups are consecutive. A last, smaller group takes
-    the remainder. ``group_size = 1`` is :func:`per_neuron_mi_tensor`; ``group_size = m`` the layer's joint MI.
+    the remainder. ``group_size = 1`` is :func:`per_neuron_mi_tensor`; ``group_size = m`` the joint MI.
     Between the two it also penalises dependence carried by combinations of neurons at ``O(n m 2^g)`` cost.
     """
     m = theta.shape[1]
@@ -127,8 +151,10 @@ def grouped_mi_tensor(theta: Tensor, s: np.ndarray, group_size: int, rng: np.ran
     n_full = m // g
     parts = []
     if n_full:
-        parts.append((theta if n_full * g == m else theta @ Tensor(np.eye(m, n_full * g, dtype=theta.data.dtype),
-                                                                   requires_grad=False), n_full, g))
+        head = theta
+        if n_full * g != m:
+            head = theta @ Tensor(np.eye(m, n_full * g, dtype=theta.data.dtype), requires_grad=False)
+        parts.append((head, n_full, g))
     rest = m - n_full * g
     if rest:
         sel = np.zeros((m, rest), dtype=theta.data.dtype)
@@ -151,14 +177,15 @@ def grouped_mi_tensor(theta: Tensor, s: np.ndarray, group_size: int, rng: np.ran
 
 
 def layer_mi(theta: Tensor, s: np.ndarray, kind: str = "per_neuron", y: np.ndarray | None = None,
-             n_cat: int | None = None, group_size: int = 4, rng: np.random.Generator | None = None) -> Tensor:
+             n_cat: int | None = None, group_size: int = 4, rng: np.random.Generator | None = None,
+             running: dict | None = None, momentum: float = 0.0) -> Tensor:
     """``I(T; S)`` of one layer by ``kind`` ∈ {"per_neuron", "joint", "conditional"} (bits).
 
     ``conditional`` needs ``y`` and uses only rows with ``y ∈ {0, 1}``:
     ``Σ_c (N_c / N_lab) I_pn(T; S | Y = c)``.
     """
     if kind == "per_neuron":
-        return per_neuron_mi_tensor(theta, s, n_cat)
+        return per_neuron_mi_tensor(theta, s, n_cat, running, momentum)
     if kind == "joint":
         return joint_mi_tensor(theta, s, n_cat)
     if kind == "grouped":
@@ -175,5 +202,7 @@ def layer_mi(theta: Tensor, s: np.ndarray, kind: str = "per_neuron", y: np.ndarr
                 continue
             term = per_neuron_mi_tensor(theta[rows], np.asarray(s)[rows], n_cat) * (len(rows) / len(lab))
             total = term if total is None else total + term
-        return total if total is not None else Tensor(np.zeros((), dtype=theta.data.dtype), requires_grad=False)
+        if total is None:
+            return Tensor(np.zeros((), dtype=theta.data.dtype), requires_grad=False)
+        return total
     raise ValueError(f"mi must be one of {MI_KINDS}, got {kind!r}")

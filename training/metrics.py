@@ -54,11 +54,13 @@ def cvm_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean((fa - fb) ** 2))
 
 
-def adversary_auc(codes: np.ndarray, s: np.ndarray, *, n_splits: int = 5, random_state: int = 0) -> float:
+def adversary_auc(codes: np.ndarray, s: np.ndarray, *, n_splits: int = 5, random_state: int = 0,
+                  max_iter: int = 200, n_threads: int | None = 1) -> float:
     """5-fold cross-validated ROC AUC of ``HistGradientBoostingClassifier(max_iter=200)`` predicting ``s``.
 
     ``codes`` are the features the adversary sees (e.g. hidden bits). For more than two categories the
-    one-vs-rest macro AUC is returned. Constant codes give exactly 0.5.
+    one-vs-rest macro AUC is returned. Constant codes give exactly 0.5. ``n_threads`` limits OpenMP threads
+    (default 1: on a busy 2-core machine spinning OpenMP workers are far slower than one thread).
     """
     codes = np.asarray(codes)
     s = np.asarray(s).astype(np.int64)
@@ -68,9 +70,12 @@ def adversary_auc(codes: np.ndarray, s: np.ndarray, *, n_splits: int = 5, random
         raise ValueError(f"codes must be (n, d) with n = len(s) = {s.size}, got {codes.shape}")
     if np.all(codes == codes[:1]):
         return 0.5
-    clf = HistGradientBoostingClassifier(max_iter=200, random_state=random_state)
+    from threadpoolctl import threadpool_limits
+
+    clf = HistGradientBoostingClassifier(max_iter=max_iter, random_state=random_state)
     cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
-    proba = cross_val_predict(clf, codes.astype(np.float64), s, cv=cv, method="predict_proba")
+    with threadpool_limits(limits=n_threads):
+        proba = cross_val_predict(clf, codes.astype(np.float64), s, cv=cv, method="predict_proba")
     if proba.shape[1] == 2:
         return float(roc_auc_score(s, proba[:, 1]))
     return float(roc_auc_score(s, proba, multi_class="ovr"))
@@ -103,7 +108,7 @@ def _hidden_codes(model, x: np.ndarray) -> np.ndarray:
 
 
 def invariance_report(model, X, y, s, *, adversary: bool = True, mi: bool = True,
-                      random_state: int = 0) -> dict:
+                      random_state: int = 0, adversary_max_iter: int = 200) -> dict:
     """Diagnostics of a fitted model on ``(X, y, s)`` (see module docstring).
 
     Parameters
@@ -121,7 +126,7 @@ def invariance_report(model, X, y, s, *, adversary: bool = True, mi: bool = True
     s = np.asarray(s).astype(np.int64)
     score = model.predict_proba(X)[:, 1]
     lab = y >= 0
-    rep: dict = {"n": int(len(X))}
+    rep: dict = {"n": len(X)}
     if np.unique(y[lab]).size == 2:
         rep["label_auc"] = float(roc_auc_score(y[lab], score[lab]))
     for v in np.unique(s):
@@ -132,14 +137,15 @@ def invariance_report(model, X, y, s, *, adversary: bool = True, mi: bool = True
         rep["ks"] = ks_distance(score[s == 0], score[s == 1])
         rep["cvm"] = cvm_distance(score[s == 0], score[s == 1])
         if adversary:
-            rep["adversary_auc"] = adversary_auc(_hidden_codes(model, X), s, random_state=random_state)
+            rep["adversary_auc"] = adversary_auc(_hidden_codes(model, X), s, random_state=random_state,
+                                                 max_iter=adversary_max_iter)
     if mi and hasattr(model, "activations") and np.unique(s).size >= 2:
         rep["mi"] = [layer_information(t, s, random_state=random_state) for t in model.activations(X)]
     return rep
 
 
 def evaluate_protocol(make_model: Callable[[int], object], X, y, s, seeds=(0, 1, 2), *,
-                      verbose: bool = False, mi: bool = False) -> dict:
+                      verbose: bool = False, mi: bool = False, adversary_max_iter: int = 200) -> dict:
     """Issue #10's fixed protocol, repeated over ``seeds``; returns per-seed results and mean ± std.
 
     1. ``train_test_split(test_size=0.5, random_state=0, stratify=10 y + s)``;
@@ -173,7 +179,7 @@ def evaluate_protocol(make_model: Callable[[int], object], X, y, s, seeds=(0, 1,
             "seed": seed,
             "label_auc_s1": float(roc_auc_score(yt[one], score[one])),
             "label_auc_s0": float(roc_auc_score(yt[~one], score[~one])),
-            "adversary_auc": adversary_auc(_hidden_codes(model, xt), st),
+            "adversary_auc": adversary_auc(_hidden_codes(model, xt), st, max_iter=adversary_max_iter),
             "ks": ks_distance(score[~one], score[one]),
             "fit_seconds": fit_s,
         }

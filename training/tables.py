@@ -104,9 +104,23 @@ class _Source:
         return {n: np.concatenate([p[n] for p in parts]) if parts else np.zeros(0) for n in names}
 
 
+_CSV_BLOCK_BYTES = 1 << 22  # pyarrow.csv block size; its batches are regrouped into chunk_size rows
+
+
+def _csv_engine() -> str:
+    """``"pyarrow"`` (multi-threaded ``pyarrow.csv`` reader) if installed, else ``"numpy"`` (``loadtxt``)."""
+    try:
+        import pyarrow.csv  # noqa: F401
+    except ImportError:
+        return "numpy"
+    return "pyarrow"
+
+
 class _CSVSource(_Source):
     def __init__(self, path: Path):
         super().__init__(path, str(path))
+        with open(self.path, "rb") as raw:
+            self.gzipped = raw.read(2) == b"\x1f\x8b"
         with self._open() as f:
             try:
                 header = next(csv.reader([f.readline()]))
@@ -115,15 +129,19 @@ class _CSVSource(_Source):
         self.columns = [h.strip() for h in header]
         if not self.columns or self.columns == [""]:
             raise ValueError(f"{path}: empty file (no header row)")
+        self.engine = _csv_engine()
 
     def _open(self):
-        with open(self.path, "rb") as raw:
-            gzipped = raw.read(2) == b"\x1f\x8b"
-        if gzipped:
+        if self.gzipped:
             return gzip.open(self.path, "rt", newline="")
         return open(self.path, newline="")
 
     def iter_columns(self, names, chunk_size):
+        if self.engine == "pyarrow":
+            return self._iter_pyarrow(names, chunk_size)
+        return self._iter_numpy(names, chunk_size)
+
+    def _iter_numpy(self, names, chunk_size):
         idx = [self.columns.index(n) for n in names]
         with self._open() as f:
             f.readline()
@@ -142,6 +160,41 @@ class _CSVSource(_Source):
                     raise ValueError(f"{self.label}: data row {row0 + 1} onwards: {err}") from None
                 yield {n: data[:, j] for j, n in enumerate(names)}
                 row0 += len(block)
+
+    def _iter_pyarrow(self, names, chunk_size):
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        read = pacsv.ReadOptions(column_names=self.columns, skip_rows=1, block_size=_CSV_BLOCK_BYTES)
+        convert = pacsv.ConvertOptions(column_types={n: pa.float64() for n in names},
+                                       include_columns=list(names))
+        stream = pa.input_stream(str(self.path), compression="gzip" if self.gzipped else None)
+        pending: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        n_pending = row0 = 0
+        try:
+            reader = pacsv.open_csv(stream, read_options=read, convert_options=convert)
+            for batch in reader:
+                for n in names:
+                    col = batch.column(n)
+                    if col.null_count:
+                        raise ValueError(
+                            f"{self.label}: column {n!r} has {col.null_count} empty or missing value(s) "
+                            f"in data rows {row0 + n_pending + 1}..{row0 + n_pending + len(batch)}"
+                        )
+                    pending[n].append(col.to_numpy())
+                n_pending += len(batch)
+                while n_pending >= chunk_size:  # regroup pyarrow's byte-sized blocks into chunk_size rows
+                    cat = {n: np.concatenate(v) for n, v in pending.items()}
+                    yield {n: v[:chunk_size] for n, v in cat.items()}
+                    pending = {n: [v[chunk_size:]] for n, v in cat.items()}
+                    n_pending -= chunk_size
+                    row0 += chunk_size
+        except pa.ArrowInvalid as err:
+            raise ValueError(f"{self.label}: {err}") from None
+        finally:
+            stream.close()
+        if n_pending:
+            yield {n: np.concatenate(v) for n, v in pending.items()}
 
 
 class _ParquetSource(_Source):

@@ -1,0 +1,100 @@
+"""The ``sqnn`` command line: train / export / errors as one line with a non-zero exit status."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training import SQNNClassifier
+from training.cli import main
+from training.datasets import load_csv, load_showers
+
+
+def _write_csv(path, n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    s = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, 3)) + y[:, None] * 0.8
+    rows = zip(x, y, s, strict=True)
+    lines = ["a,b,c,y,s"] + [f"{r[0]:.5f},{r[1]:.5f},{r[2]:.5f},{yy},{ss}" for r, yy, ss in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _one_line_error(capsys, code):
+    out = capsys.readouterr()
+    assert code != 0
+    lines = [ln for ln in out.err.strip().splitlines() if ln]
+    assert len(lines) == 1, out.err
+    assert "Traceback" not in out.err
+    return lines[0]
+
+
+def test_train_and_export(tmp_path, capsys, monkeypatch):
+    data = _write_csv(tmp_path / "d.csv")
+    model_path = tmp_path / "m.npz"
+    code = main(["train", "--data", str(data), "--label", "y", "--domain", "s", "--gamma", "0.5",
+                 "--hidden", "8", "--epochs", "2", "--out", str(model_path), "--quiet",
+                 "--unlabelled-domain", "1"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "model written" in out
+    model = SQNNClassifier.load(model_path)
+    assert model.gamma == 0.5 and model.hidden == (8,)
+    assert model.to_spec().feature_names == ["a", "b", "c"]
+
+    calls = []
+    import types
+
+    fake = types.SimpleNamespace(write_project=lambda spec, outdir: calls.append((spec, outdir)) or outdir)
+    monkeypatch.setitem(__import__("sys").modules, "fpga", fake)
+    assert main(["export-fpga", str(model_path), "--out", str(tmp_path / "fp")]) == 0
+    assert calls and calls[0][0].widths == model.to_spec().widths
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["train", "--data", "/nonexistent.csv"], "not found"),
+        (["export-fpga", "/nonexistent.npz"], "not found"),
+        (["train", "--data", "{csv}", "--label", "nope"], "label column 'nope' not found"),
+        (["train", "--data", "{csv}", "--hidden", "a,b"], "--hidden"),
+        (["train", "--data", "{csv}", "--domain", "s", "--gamma", "-1", "--epochs", "1"], "gamma"),
+        (["demo", "--gammas", "x"], "--gammas"),
+    ],
+)
+def test_errors_are_one_line(tmp_path, capsys, argv, match):
+    csv = _write_csv(tmp_path / "d.csv", n=40)
+    argv = [a.replace("{csv}", str(csv)) for a in argv]
+    line = _one_line_error(capsys, main(argv))
+    assert match in line
+    assert line.startswith(f"sqnn {argv[0]}: error:")
+
+
+def test_corrupt_model_file_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file")
+    line = _one_line_error(capsys, main(["export-fpga", str(bad)]))
+    assert "corrupt" in line
+
+
+def test_usage_error_exit_code(capsys):
+    assert main(["train"]) == 2  # missing --data: argparse usage error
+    capsys.readouterr()
+    assert main([]) == 0
+
+
+def test_load_showers_and_csv_errors(tmp_path):
+    x, y, s, names = load_showers()
+    assert x.shape == (100000, 18) and x.dtype == np.float64
+    assert np.bincount(y * 2 + s).tolist() == [25000] * 4
+    assert names[0] == "n_const" and len(names) == 18
+    p = tmp_path / "x.csv"
+    p.write_text("a,b,y\n1,2,0\n3,4,1\n")
+    xx, yy, ss, nn = load_csv(p, label="y", domain=None)
+    assert xx.tolist() == [[1, 2], [3, 4]] and yy.tolist() == [0, 1] and ss is None and nn == ["a", "b"]
+    with pytest.raises(ValueError, match="domain column 's' not found"):
+        load_csv(p, label="y", domain="s")
+    p.write_text("a,b,y\n1,x,0\n")
+    with pytest.raises(ValueError, match="numeric"):
+        load_csv(p, label="y", domain=None)

@@ -1,0 +1,118 @@
+"""training.metrics: distances, adversary AUC, MI with permutation-null bias, the protocol; baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training import GradientReversalClassifier, MLPBaseline, SQNNClassifier, evaluate_protocol
+from training.metrics import (
+    adversary_auc,
+    cvm_distance,
+    invariance_report,
+    ks_distance,
+    layer_information,
+)
+
+
+def test_ks_and_cvm_against_scipy():
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=300), rng.normal(0.3, 1.0, size=200)
+    assert ks_distance(a, b) == pytest.approx(stats.ks_2samp(a, b).statistic, abs=1e-12)
+    assert ks_distance(a, a) == 0.0
+    assert cvm_distance(a, a) == 0.0
+    assert cvm_distance(a, b) > cvm_distance(a, rng.normal(size=200))
+    # scipy's CvM statistic T = U / (n m (n + m)) ~ N (n+m) mean (F_a - F_b)^2 / (n m) ... compare ordering
+    assert stats.cramervonmises_2samp(a, b).statistic > stats.cramervonmises_2samp(a, a[::-1]).statistic
+
+
+def test_mi_near_zero_without_dependence_and_positive_with_it():
+    rng = np.random.default_rng(1)
+    n, m = 4000, 8
+    s = rng.integers(0, 2, n)
+    theta_indep = rng.uniform(0, 1, (n, m))
+    info = layer_information(theta_indep, s, random_state=0)
+    # no dependence: the estimate is the plug-in bias, matched by the permutation null
+    assert info["per_neuron"] < 5e-3
+    assert info["per_neuron_bias"] == pytest.approx(info["per_neuron"], abs=2e-3)
+    assert info["per_neuron_corrected"] < 2e-3
+    assert info["joint"] < 0.05 and info["joint_corrected"] < 0.01
+    theta_dep = theta_indep.copy()
+    theta_dep[:, 0] = np.where(s == 1, 0.9, 0.1)  # planted dependence: neuron 0 reads S
+    dep = layer_information(theta_dep, s, random_state=0)
+    expected = 1.0 - (-(0.9 * np.log2(0.9) + 0.1 * np.log2(0.1)))  # H(1/2) - H(0.9) = 0.531 bits
+    assert dep["per_neuron_corrected"] == pytest.approx(expected, abs=0.02)
+    assert dep["joint_corrected"] > 0.5
+
+
+def test_adversary_auc_detects_planted_domain_bit():
+    rng = np.random.default_rng(2)
+    n = 1500
+    s = rng.integers(0, 2, n)
+    codes = rng.integers(0, 2, (n, 6))
+    assert abs(adversary_auc(codes, s, max_iter=30) - 0.5) < 0.06
+    leaky = codes.copy()
+    leaky[:, 2] = np.where(rng.random(n) < 0.8, s, 1 - s)
+    assert adversary_auc(leaky, s, max_iter=30) > 0.75
+    assert adversary_auc(np.zeros((n, 3)), s) == 0.5
+
+
+def _toy(n=1600, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    s = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, 4))
+    x[:, 0] += 1.2 * y
+    x[:, 3] += 1.5 * s
+    return x, y, s
+
+
+def test_invariance_report_keys_and_values():
+    x, y, s = _toy()
+    model = SQNNClassifier(hidden=(12, 8), epochs=4, batch_size=256, n_bins=4, gamma=0, random_state=0)
+    model.fit(x, np.where(s == 1, -1, y), s)
+    rep = invariance_report(model, x, y, s, adversary_max_iter=30)
+    assert 0.6 < rep["label_auc"] <= 1 and 0.6 < rep["label_auc_s1"] <= 1
+    assert 0.0 <= rep["ks"] <= 1 and rep["cvm"] >= 0
+    assert 0.4 < rep["adversary_auc"] < 1
+    assert len(rep["mi"]) == 2 and "joint" in rep["mi"][1] and "joint" in rep["mi"][0]
+
+
+def test_evaluate_protocol_small():
+    x, y, s = _toy(1200, seed=3)
+    res = evaluate_protocol(
+        lambda seed: SQNNClassifier(hidden=(8,), epochs=12, batch_size=64, lr=0.02, n_bins=4, gamma=0.5,
+                                   random_state=seed),
+        x, y, s, seeds=(0, 1), adversary_max_iter=30,
+    )
+    assert len(res["runs"]) == 2
+    assert res["runs"][0]["label_auc_s1"] != res["runs"][1]["label_auc_s1"]
+    assert 0.6 < res["label_auc_s1_mean"] <= 1 and res["label_auc_s1_std"] >= 0
+    assert 0.3 < res["adversary_auc_mean"] < 1
+
+
+def test_mlp_baseline_learns():
+    x, y, s = _toy(2000, seed=4)
+    m = MLPBaseline(hidden=(16,), epochs=20, batch_size=128, lr=0.01, random_state=0)
+    m.fit(x[:1000], y[:1000], s[:1000])
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(y[1000:], m.predict_proba(x[1000:])[:, 1]) > 0.75  # Bayes limit ~0.80
+    assert m.transform(x[:5]).shape == (5, 16)
+    assert m.loss_curve_[-1] < m.loss_curve_[0]
+
+
+def test_gradient_reversal_reduces_domain_leak():
+    x, y, s = _toy(4000, seed=5)
+    x[:, 3] += 1.5 * s  # strong domain feature
+    yt = np.where(s == 1, -1, y)
+    kw = {"hidden": (16,), "epochs": 30, "batch_size": 256, "n_bins": 4, "random_state": 0}
+    plain = SQNNClassifier(gamma=0, **kw).fit(x, yt, s)
+    grl = GradientReversalClassifier(strength=1.0, **kw).fit(x, yt, s)
+    from sqnn_kernels import per_neuron_mi
+
+    assert per_neuron_mi(grl.activations(x)[0], s) < 0.75 * per_neuron_mi(plain.activations(x)[0], s)
+    assert grl.get_params()["strength"] == 1.0
+    assert grl.to_spec().widths[-2] == 16
