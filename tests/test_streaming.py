@@ -90,6 +90,18 @@ def test_iter_table_chunks_covers_the_file_in_bounded_chunks(table_file, x):
     np.testing.assert_array_equal(np.concatenate(chunks), x[:, [4, 0]])
 
 
+@pytest.mark.parametrize("engine", ["pyarrow", "numpy"])
+def test_csv_chunks_are_exactly_chunk_size(engine, monkeypatch, tmp_path, x):
+    from training import tables
+
+    monkeypatch.setattr(tables, "_csv_engine", lambda: engine)
+    monkeypatch.setattr(tables, "_CSV_BLOCK_BYTES", 2048)  # pyarrow batches of ~20 rows, regrouped
+    write_csv(tmp_path / "in.csv", x)
+    chunks = list(iter_table_chunks(tmp_path / "in.csv", NAMES, CHUNK))
+    assert [len(c) for c in chunks] == [CHUNK] * (N_ROWS // CHUNK) + [N_ROWS % CHUNK]
+    np.testing.assert_array_equal(np.concatenate(chunks), x)
+
+
 def test_predict_file_equals_in_memory(table_file, x, spec, tmp_path):
     out = tmp_path / "scores.parquet"
     summary = predict_file(spec, table_file, out, chunk_size=CHUNK, progress=False)

@@ -104,7 +104,7 @@ class _Source:
         return {n: np.concatenate([p[n] for p in parts]) if parts else np.zeros(0) for n in names}
 
 
-_CSV_BLOCK_BYTES = 1 << 22  # pyarrow.csv block size; its batches are regrouped into chunk_size rows
+_CSV_BLOCK_BYTES = 1 << 20  # pyarrow.csv block size (it reads ~32 blocks ahead); batches are regrouped
 
 
 def _csv_engine() -> str:
