@@ -71,7 +71,9 @@ def _runtime_dir(root: Path) -> Path:
     return root / ("verilator-runtime-" + hashlib.sha256(" ".join(_MAKE_VARS).encode()).hexdigest()[:12])
 
 
-def _build_verilator(exe: str, root: Path, work: Path, sources: list[str], timeout: float) -> None:
+def _build_verilator(
+    exe: str, root: Path, work: Path, sources: list[str], defines: list[str], timeout: float
+) -> None:
     """``verilator --binary`` in two steps, so that verilator's runtime library is compiled only once.
 
     Step 1 translates the Verilog to C++; step 2 runs make at -O0 (the testbench is short) on the single
@@ -85,6 +87,8 @@ def _build_verilator(exe: str, root: Path, work: Path, sources: list[str], timeo
             "--exe",
             "--main",
             "--timing",
+            "--output-split",
+            "0",  # one C++ file: no precompiled headers, fastest at -O0
             "--default-language",
             "1364-2001",
             "--top-module",
@@ -94,6 +98,7 @@ def _build_verilator(exe: str, root: Path, work: Path, sources: list[str], timeo
             str(obj),
             "-o",
             "Vsqnn_tb",
+            *defines,
             *sources,
         ],
         work,
@@ -134,12 +139,21 @@ def _build_verilator(exe: str, root: Path, work: Path, sources: list[str], timeo
     os.replace(obj / "Vsqnn_tb", work / "Vsqnn_tb")
 
 
-def build(outdir, simulator: str = "verilator", *, cache_dir=None, timeout: float = 900.0) -> Path:
+def build(
+    outdir,
+    simulator: str = "verilator",
+    *,
+    cache_dir=None,
+    param_dir=None,
+    timeout: float = 900.0,
+) -> Path:
     """Build (or reuse) the simulation binary of a project folder; returns the binary (or vvp file) path.
 
     The build depends only on the HDL sources and ``sqnn_params.vh`` (the ``.mem`` files are read when the
     simulation starts), so it is cached under ``cache_dir`` (default ``$SQNN_FPGA_CACHE`` or a per-user
     temporary folder) by the sha256 of those files, and reused by every project with the same shapes.
+    Without ``param_dir`` the core reads the ``.mem`` files from the working directory (``PARAM_DIR = "."``);
+    with it, the path is compiled in through the ``SQNN_PARAM_DIR`` macro.
     """
     outdir = Path(outdir).absolute()
     if simulator not in SIMULATORS:
@@ -158,7 +172,8 @@ def build(outdir, simulator: str = "verilator", *, cache_dir=None, timeout: floa
         if found is None:
             raise SimulationError("iverilog not found; install Icarus Verilog (apt-get install iverilog)")
         flavour = list(found)
-    h = hashlib.sha256("|".join([simulator, *flavour]).encode())
+    defines = [] if param_dir is None else [f'-DSQNN_PARAM_DIR="{Path(param_dir).absolute()}"']
+    h = hashlib.sha256("|".join([simulator, *flavour, *defines]).encode())
     for name in names:
         h.update(name.encode() + b"\0" + (outdir / name).read_bytes() + b"\0")
     root = _cache_root(cache_dir)
@@ -173,7 +188,7 @@ def build(outdir, simulator: str = "verilator", *, cache_dir=None, timeout: floa
             shutil.copyfile(outdir / name, work / name)
         sources = [str(work / n) for n in (TESTBENCH, *HDL_SOURCES)]
         if simulator == "verilator":
-            _build_verilator(flavour[0], root, work, sources, timeout)
+            _build_verilator(flavour[0], root, work, sources, defines, timeout)
         else:
             cmd = [
                 flavour[0],
@@ -184,6 +199,7 @@ def build(outdir, simulator: str = "verilator", *, cache_dir=None, timeout: floa
                 str(work),
                 "-o",
                 str(work / "sqnn_tb.vvp"),
+                *defines,
                 *sources,
             ]
             _run(cmd, work, timeout, "iverilog build")
@@ -206,6 +222,7 @@ def simulate(
     quantized: bool = False,
     gap: int = 0,
     cache_dir=None,
+    param_dir_macro: bool = False,
     timeout: float = 900.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run the fixed testbench on a project folder and return what the hardware computes.
@@ -222,6 +239,9 @@ def simulate(
         If > 0, drop ``in_valid`` for one clock after every ``gap`` vectors (exercises the valid pipeline).
     cache_dir : path-like, optional
         Where builds are cached (see :func:`build`).
+    param_dir_macro : bool
+        Compile the folder's absolute path in with ``-DSQNN_PARAM_DIR=...`` and run the simulator in a scratch
+        directory, instead of running it in the folder with the default ``PARAM_DIR = "."``.
 
     Returns
     -------
@@ -258,7 +278,8 @@ def simulate(
     n = x_int.shape[0]
     if n == 0:
         return np.zeros((0, n_out), np.int64), np.zeros((0, n_out), np.uint8)
-    binary = build(outdir, simulator, cache_dir=cache_dir, timeout=timeout)
+    param_dir = outdir if param_dir_macro else None
+    binary = build(outdir, simulator, cache_dir=cache_dir, param_dir=param_dir, timeout=timeout)
     with tempfile.TemporaryDirectory(prefix="sqnn-sim-") as tmp:
         vec, res = Path(tmp) / "vectors.hex", Path(tmp) / "out.txt"
         vec.write_text(encode_vectors(x_int, fb), encoding="ascii")
@@ -267,7 +288,7 @@ def simulate(
             cmd = [str(binary), *args]
         else:
             cmd = [tools.iverilog()[1], "-n", str(binary), *args]
-        log = _run(cmd, outdir, timeout, f"{simulator} simulation")
+        log = _run(cmd, Path(tmp) if param_dir_macro else outdir, timeout, f"{simulator} simulation")
         bad = [ln for ln in log.splitlines() if any(tag in ln for tag in _BAD_OUTPUT)]
         if bad:
             raise SimulationError(f"{simulator} reported problems:\n" + "\n".join(bad[:10]))

@@ -268,3 +268,14 @@ def test_stochastic_theta_table_is_the_quantised_sigmoid():
     assert np.all(np.abs(q - theta) <= 0.5 / 128 + 1e-12)
     assert np.all(np.diff(q) >= 0)
     assert fpga.theta_quantized(0, table) >= 0.5 > fpga.theta_quantized(-1, table)
+
+
+@pytest.mark.parametrize("simulator", ["verilator", "iverilog"])
+def test_param_dir_macro_points_the_core_at_the_folder(simulator, projects, cache_dir):
+    if simulator == "iverilog" and tools.iverilog() is None:
+        pytest.skip("Icarus Verilog (optional second simulator) not installed")
+    spec, out, x, _ = projects("no_hidden_layer")
+    scores, classes = fpga.simulate(out, x[:200], simulator, cache_dir=cache_dir, param_dir_macro=True)
+    ref_scores, ref_classes = _reference(spec, x[:200])
+    np.testing.assert_array_equal(scores, ref_scores)
+    np.testing.assert_array_equal(classes, ref_classes)
