@@ -236,3 +236,32 @@ def test_parameter_errors():
     m = SQNNClassifier(random_state=0, **FAST).fit(x, y_train, s)
     with pytest.raises(ValueError, match="features"):
         m.predict(x[:, :3])
+
+
+@pytest.mark.slow
+def test_same_model_on_one_and_two_threads():
+    """Training and inference do not depend on NUMBA_NUM_THREADS (fresh interpreters)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib, numpy as np\n"
+        "from tests.test_training import toy, FAST\n"
+        "from training import SQNNClassifier\n"
+        "x, _, yt, s = toy(800, seed=2)\n"
+        "m = SQNNClassifier(random_state=5, **FAST).fit(x, yt, s)\n"
+        "h = hashlib.sha256()\n"
+        "for lay in m.layers_: h.update(lay['W'].tobytes()); h.update(lay['b'].tobytes())\n"
+        "h.update(m.decision_function(x).tobytes())\n"
+        "h.update(m.predict_proba(x, stochastic=True, random_state=1).tobytes())\n"
+        "print(h.hexdigest())\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    digests = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "NUMBA_NUM_THREADS": threads, "PYTHONPATH": root}
+        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True,
+                             timeout=300, check=True)
+        digests.append(out.stdout.strip().splitlines()[-1])
+    assert digests[0] == digests[1] and len(digests[0]) == 64

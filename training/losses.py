@@ -165,8 +165,9 @@ def grouped_mi_tensor(theta: Tensor, s: np.ndarray, group_size: int, rng: np.ran
     for part, n_groups, size in parts:
         codes = Tensor(_code_matrix(size).T.astype(theta.data.dtype), requires_grad=False)  # (size, 2^size)
         clipped = part * (1.0 - 2.0 * eps) + eps
-        lp = clipped.log().reshape(n, n_groups, size) @ codes
-        lq = (1.0 - clipped).log().reshape(n, n_groups, size) @ (1.0 - codes)
+        # one 2-D matmul over all (row, group) pairs: (n·G, size) @ (size, 2^size)
+        lp = clipped.log().reshape(n * n_groups, size) @ codes
+        lq = (1.0 - clipped).log().reshape(n * n_groups, size) @ (1.0 - codes)
         probs = (lp + lq).exp().reshape(n, n_groups * (1 << size))
         cond = Tensor(a, requires_grad=False) @ probs  # (C, groups * 2^size)
         marginal = Tensor(pi[None, :], requires_grad=False) @ cond
