@@ -7,6 +7,8 @@ All kernels are compiled for the host CPU (numba's default ``-march=native``) an
 
 from __future__ import annotations
 
+import types as types_module
+
 import numba as nb
 from numba import types
 from numba.core import cgutils
@@ -25,6 +27,34 @@ def pjit(*args, **kwargs):
     """``jit`` with ``parallel=True`` for kernels that ``prange`` over rows or fixed-size chunks."""
     options = {**JIT_OPTIONS, "parallel": True, **kwargs}
     return nb.njit(*args, **options)
+
+
+PARALLEL_MIN_WORK = 1 << 20  # below ~1 ms of work, waking worker threads costs more than it saves
+
+
+class Dual:
+    """One kernel source compiled twice: serial for small calls, ``parallel=True`` for large ones.
+
+    ``kernel(work, *args)`` runs the parallel build when ``work >= PARALLEL_MIN_WORK`` (``work`` counts
+    elementary operations). Both builds compute the same result; only the thread fan-out differs.
+    """
+
+    def __init__(self, fn):
+        serial = types_module.FunctionType(
+            fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__
+        )
+        serial.__qualname__ = f"{fn.__qualname__}_serial"  # its own numba cache file
+        self.serial = jit(serial)
+        self.parallel = pjit(fn)
+        self.__doc__ = fn.__doc__
+
+    def __call__(self, work: int, *args):
+        return (self.parallel if work >= PARALLEL_MIN_WORK else self.serial)(*args)
+
+
+def dual(fn) -> Dual:
+    """Decorator: compile ``fn`` (which may use ``prange``) as a :class:`Dual` kernel."""
+    return Dual(fn)
 
 
 @intrinsic

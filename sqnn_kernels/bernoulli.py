@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import jit, pjit
+from ._jit import dual, jit
 from .validation import check_probabilities, check_seed
 
 _G = np.uint64(0x9E3779B97F4A7C15)
@@ -26,7 +26,7 @@ def _mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
-@pjit
+@dual
 def _bernoulli_kernel(p, seed, row_offset, out):
     n, m = p.shape
     full = m // 64
@@ -83,6 +83,6 @@ def bernoulli_pack(p, seed: int, row_offset: int = 0) -> np.ndarray:
     if m == 0:
         raise ValueError("p must have at least one column")
     out = np.zeros((n, (m + 63) // 64), dtype=np.uint64)
-    if n and _bernoulli_kernel(pa, np.uint64(seed), np.uint64(row_offset), out):
+    if n and _bernoulli_kernel(n * m, pa, np.uint64(seed), np.uint64(row_offset), out):
         check_probabilities(pa, "p")  # raises with the offending range (the kernel only counts)
     return out

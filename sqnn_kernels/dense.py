@@ -3,8 +3,9 @@
 For packed rows x, w of true width k, the ±1 dot product is ``dot = k - 2 popcount(x XOR w)`` (padding bits
 are 0 in both, so they XOR to 0). Kernels work on a 4-row x 2-neuron register tile: the six rows of words
 stream through the inner loop once while eight popcount accumulators stay in registers. Each word count W
-gets its own compiled kernel, with W a compile-time constant (closure cell), so LLVM fully unrolls and
-vectorises the word loop (``vpopcntq`` on AVX-512 VPOPCNTDQ); numba caches each on disk.
+up to 16 (1024 bits) gets its own compiled kernel, with W a compile-time constant (closure cell), so LLVM
+fully unrolls and vectorises the word loop (``vpopcntq`` on AVX-512 VPOPCNTDQ); wider rows share one kernel
+with a runtime word count. numba caches each on disk.
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ import functools
 import numpy as np
 from numba import prange
 
-from ._jit import pjit, popcount
+from ._jit import dual, popcount
 from .validation import check_packed, check_width
+
+SPECIALISED_WORDS = 16  # widths up to 1024 bits get a kernel with the word count fixed at compile time
 
 
 @functools.cache
 def _kernels(W: int):
-    """Compile (dot, threshold) kernels for exactly ``W`` words per row."""
+    """Compile (dot, threshold) kernels for exactly ``W`` words per row (``W = 0``: any word count)."""
 
-    @pjit
+    @dual
     def dot_kernel(xp, wp, k, out):
+        nw = W if W > 0 else xp.shape[1]
         n = xp.shape[0]
         m = wp.shape[0]
         m2 = m - (m % 2)
@@ -41,7 +45,7 @@ def _kernels(W: int):
                     a21 = np.uint64(0)
                     a30 = np.uint64(0)
                     a31 = np.uint64(0)
-                    for w in range(W):
+                    for w in range(nw):
                         w0 = wp[j, w]
                         w1 = wp[j + 1, w]
                         x0 = xp[r0, w]
@@ -67,12 +71,13 @@ def _kernels(W: int):
             for r in range(r0, min(r0 + 4, n)):
                 for j in range(m2 if full else 0, m):
                     acc = np.uint64(0)
-                    for w in range(W):
+                    for w in range(nw):
                         acc += popcount(xp[r, w] ^ wp[j, w])
                     out[r, j] = np.int32(k - 2 * np.int64(acc))
 
-    @pjit
+    @dual
     def threshold_kernel(xp, wp, k, thresholds, out):
+        nw = W if W > 0 else xp.shape[1]
         n = xp.shape[0]
         m = wp.shape[0]
         m2 = m - (m % 2)
@@ -91,7 +96,7 @@ def _kernels(W: int):
                     a21 = np.uint64(0)
                     a30 = np.uint64(0)
                     a31 = np.uint64(0)
-                    for w in range(W):
+                    for w in range(nw):
                         w0 = wp[j, w]
                         w1 = wp[j + 1, w]
                         x0 = xp[r0, w]
@@ -126,12 +131,17 @@ def _kernels(W: int):
             for r in range(r0, min(r0 + 4, n)):
                 for j in range(m2 if full else 0, m):
                     acc = np.uint64(0)
-                    for w in range(W):
+                    for w in range(nw):
                         acc += popcount(xp[r, w] ^ wp[j, w])
                     if k - 2 * np.int64(acc) >= thresholds[j]:
                         out[r, j >> 6] |= one << np.uint64(j & 63)
 
     return dot_kernel, threshold_kernel
+
+
+def _kernels_for(words: int):
+    """The specialised kernels for ``words`` up to :data:`SPECIALISED_WORDS`, else the generic ones."""
+    return _kernels(words if words <= SPECIALISED_WORDS else 0)
 
 
 def _check_pair(xp, wp, k):
@@ -162,7 +172,8 @@ def xnor_popcount_dense(xp, wp, k: int) -> np.ndarray:
     xp, wp, k = _check_pair(xp, wp, k)
     out = np.empty((xp.shape[0], wp.shape[0]), dtype=np.int32)
     if xp.shape[0]:
-        _kernels(xp.shape[1])[0](xp, wp, np.int64(k), out)
+        work = xp.shape[0] * wp.shape[0] * xp.shape[1]
+        _kernels_for(xp.shape[1])[0](work, xp, wp, np.int64(k), out)
     return out
 
 
@@ -187,5 +198,6 @@ def binary_dense_threshold(xp, wp, k: int, thresholds) -> np.ndarray:
     t = check_thresholds(thresholds, wp.shape[0])
     out = np.zeros((xp.shape[0], (wp.shape[0] + 63) // 64), dtype=np.uint64)
     if xp.shape[0]:
-        _kernels(xp.shape[1])[1](xp, wp, np.int64(k), t, out)
+        work = xp.shape[0] * wp.shape[0] * xp.shape[1]
+        _kernels_for(xp.shape[1])[1](work, xp, wp, np.int64(k), t, out)
     return out

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import prange
 
-from ._jit import jit, pjit, popcount, stack_array
+from ._jit import dual, jit, popcount, stack_array
 from .bits import unpack_bits
 from .reference import to_pm1
 from .spec import BinaryNetSpec
@@ -133,7 +133,7 @@ def _kernel(B: int, M1: int, ACC):
     """Kernel for ``B`` (padded) edges per feature, first-layer tables of ``M1`` columns of type ``ACC``."""
     BR = ROWS_PER_BLOCK
 
-    @pjit
+    @dual
     def kernel(x, edges, table, paired, m1, t1, weights, w_off, ks, ms, thr, t_off, bias, first_out, out):
         n, f = x.shape
         f2 = edges.shape[0]
@@ -222,8 +222,9 @@ def fused_scores(net: CompiledNet, x: np.ndarray) -> np.ndarray:
     if x.shape[0] == 0:
         return out
     kernel = _kernel(net.edges.shape[1], net.table.shape[2], net.table.dtype.type)
+    work = x.shape[0] * (net.edges.size + net.table.shape[0] * net.table.shape[2] + net.weights.size)
     bad = kernel(
-        x, net.edges, net.table, net.paired, net.m1, net.first_thresholds, net.weights, net.w_offsets,
+        work, x, net.edges, net.table, net.paired, net.m1, net.first_thresholds, net.weights, net.w_offsets,
         net.ks, net.ms, net.thresholds, net.t_offsets, net.bias, net.first_is_output, out,
     )
     if bad:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import jit, pjit
+from ._jit import dual, jit
 from .validation import check_domain, check_probabilities
 
 _CHUNK = 8192
@@ -29,7 +29,7 @@ def _hb(p):
     return -(p * np.log2(p) + (1.0 - p) * np.log2(1.0 - p))
 
 
-@pjit
+@dual
 def _entropy_kernel(p, out):
     for i in prange(p.size):
         out[i] = _hb(p[i])
@@ -43,11 +43,11 @@ def bernoulli_entropy(p) -> np.ndarray:
     pa = check_probabilities(p, "p", ndim=None)
     out = np.empty(pa.size, dtype=np.float64)
     if pa.size:
-        _entropy_kernel(pa.ravel(), out)
+        _entropy_kernel(16 * pa.size, pa.ravel(), out)
     return out.reshape(pa.shape)
 
 
-@pjit
+@dual
 def _category_sums(p, s, n_cat, chunk):
     n, m = p.shape
     n_chunks = (n + chunk - 1) // chunk
@@ -124,13 +124,13 @@ def per_neuron_mi(p, s) -> float:
     pa, sa, n_cat = _prepare(p, s, check_range=False)  # the kernel counts values outside [0, 1]
     if pa.shape[0] == 0:
         return 0.0
-    sums, counts, bad = _category_sums(pa, sa, n_cat, _CHUNK)
+    sums, counts, bad = _category_sums(pa.size, pa, sa, n_cat, _CHUNK)
     if bad:
         check_probabilities(pa, "p")  # raises, naming the offending range
     return max(float(_per_neuron_from_sums(sums, counts)), 0.0)
 
 
-@pjit
+@dual
 def _code_sums(p, s, n_cat, groups):
     n, m = p.shape
     n_codes = 1 << m
@@ -190,5 +190,5 @@ def joint_mi(p, s, *, max_neurons: int = MAX_JOINT_NEURONS) -> float:
         return 0.0
     counts = np.bincount(sa, minlength=n_cat).astype(np.int64)
     groups = int(min(16, pa.shape[0]))
-    sums = _code_sums(pa, sa, n_cat, groups)
+    sums = _code_sums(pa.shape[0] << (m + 1), pa, sa, n_cat, groups)
     return max(float(_mi_from_code_sums(sums, counts)), 0.0)

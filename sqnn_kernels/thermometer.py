@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._jit import pjit
+from ._jit import dual
 from .validation import as_2d, check_finite, words_for
 
 
@@ -31,7 +31,7 @@ def flatten_edges(edges, n_features: int | None = None, name: str = "edges"):
     return np.ascontiguousarray(np.concatenate(flat)), offsets
 
 
-@pjit
+@dual
 def _thermometer_kernel(x, flat, offsets, out):
     n, f = x.shape
     for r in prange(n):
@@ -76,5 +76,5 @@ def thermometer_encode(x, edges) -> np.ndarray:
     flat, offsets = flatten_edges(edges, xa.shape[1])
     out = np.zeros((xa.shape[0], words_for(flat.size)), dtype=np.uint64)
     if xa.shape[0]:
-        _thermometer_kernel(xa, flat, offsets, out)
+        _thermometer_kernel(xa.shape[0] * flat.size, xa, flat, offsets, out)
     return out
