@@ -77,6 +77,8 @@ def _demo(args) -> None:
         raise CLIError("--gammas must be non-negative numbers, e.g. 0,1,3")
     if 0.0 not in gammas:
         gammas = [0.0, *gammas]
+    if args.rows < 0 or args.epochs < 1:
+        raise CLIError("--rows must be >= 0 and --epochs >= 1")
     X, y, s, _ = load_showers()
     idx_tr, idx_te = train_test_split(np.arange(len(X)), test_size=0.5, random_state=0, stratify=y * 10 + s)
     if args.rows and args.rows < len(idx_tr):
@@ -243,9 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="sqnn_out", help="output folder (default sqnn_out)")
     demo.add_argument("--gammas", default="0,1,3", help="comma-separated γ values (default 0,1,3)")
     demo.add_argument("--strength", type=float, default=1.0, help="gradient reversal λ (default 1)")
-    demo.add_argument("--rows", type=int, default=25000,
-                      help="training and test rows to subsample (default 25000; 0 = full 50k/50k protocol)")
-    demo.add_argument("--epochs", type=int, default=40, help="epochs per model (default 40)")
+    demo.add_argument("--rows", type=int, default=20000,
+                      help="training and test rows to subsample (default 20000; 0 = full 50k/50k protocol)")
+    demo.add_argument("--epochs", type=int, default=30, help="epochs per model (default 30)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
