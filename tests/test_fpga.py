@@ -310,3 +310,34 @@ def test_export_cli_round_trip(spec, tmp_path):
     assert manifest["frac_bits"] == fpga.auto_frac_bits(spec.edges, 14)
     with pytest.raises(FileNotFoundError):
         fpga.export_cli(tmp_path / "nope.npz", tmp_path / "x")
+
+
+@pytest.mark.parametrize(
+    "kwargs,error",
+    [
+        ({"slope": 0.0}, ValueError),
+        ({"slope": float("nan")}, ValueError),
+        ({"slope": 1.0, "rng_bits": 0}, ValueError),
+        ({"slope": 1.0, "rng_bits": 17}, ValueError),
+        ({"slope": 1.0, "rng_bits": 2.0}, TypeError),
+    ],
+)
+def test_stochastic_config_validation(kwargs, error):
+    with pytest.raises(error):
+        fpga.StochasticConfig(**kwargs)
+
+
+def test_stochastic_project_files_and_manifest(spec, tmp_path):
+    config = fpga.StochasticConfig(slope=2.0, rng_bits=5, seed=7)
+    out = fpga.write_project(spec, tmp_path / "s", frac_bits=8, stochastic=config)
+    manifest = fpga.read_manifest(out)
+    assert manifest["stochastic"] == {"slope": 2.0, "rng_bits": 5, "seed": 7}
+    for i, layer in enumerate(spec.layers):
+        assert len(_words((out / f"layer{i}_noise.mem").read_text())) == 32
+        seeds = [int(w, 16) for w in _words((out / f"layer{i}_seeds.mem").read_text())]
+        assert len(set(seeds)) == layer.m and 0 < min(seeds) and max(seeds) < 2**31
+    assert "localparam STOCHASTIC   = 1;" in (out / "sqnn_params.vh").read_text()
+    fpga.verify_project(out, spec)
+    plain = fpga.write_project(spec, tmp_path / "d", frac_bits=8)
+    assert "localparam STOCHASTIC   = 0;" in (plain / "sqnn_params.vh").read_text()
+    assert not list(plain.glob("*_noise.mem"))

@@ -77,7 +77,8 @@ def projects(tmp_path_factory):
 
 
 def _reference(spec, x):
-    return spec.predict_scores(x), (spec.predict_proba(x) >= 0.5).astype(np.uint8)
+    with np.errstate(over="ignore"):  # sigmoid of huge scores (int32_wrap) saturates
+        return spec.predict_scores(x), (spec.predict_proba(x) >= 0.5).astype(np.uint8)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -279,3 +280,12 @@ def test_param_dir_macro_points_the_core_at_the_folder(simulator, projects, cach
     ref_scores, ref_classes = _reference(spec, x[:200])
     np.testing.assert_array_equal(scores, ref_scores)
     np.testing.assert_array_equal(classes, ref_classes)
+
+
+def test_inconsistent_params_file_fails_at_elaboration(projects, cache_dir, tmp_path):
+    _, out, x, _ = projects("no_hidden_layer")
+    bad = _copy(out, tmp_path)
+    path = bad / "sqnn_params.vh"
+    path.write_text(path.read_text().replace("localparam LATENCY      = 4;", "localparam LATENCY      = 5;"))
+    with pytest.raises(fpga.SimulationError, match="sqnn_params_latency_mismatch"):
+        fpga.simulate(bad, x[:10], cache_dir=cache_dir)
