@@ -86,6 +86,14 @@ def test_round_trip_exact(table_file, data):
     np.testing.assert_array_equal(S, s)
 
 
+def test_whole_file_assembled_from_many_chunks(table_file, data, monkeypatch):
+    monkeypatch.setattr(tables, "_LOAD_CHUNK", 256)  # many reader chunks (and Parquet row groups)
+    X, Y, S, _ = load_table(table_file, ["mass", "eta"], label="y", domain="s")
+    np.testing.assert_array_equal(X, data[0][:, [2, 1]])
+    np.testing.assert_array_equal(Y, data[1])
+    np.testing.assert_array_equal(S, data[2])
+
+
 def test_feature_selection_keeps_requested_order(table_file, data):
     x, y, _ = data
     X, Y, S, names = load_table(table_file, ["width", "pt"], label="y")

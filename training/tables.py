@@ -97,13 +97,39 @@ class _Source:
     def iter_columns(self, names: Sequence[str], chunk_size: int) -> Iterator[dict[str, np.ndarray]]:
         raise NotImplementedError
 
-    def read_columns(self, names: Sequence[str]) -> dict[str, np.ndarray]:
-        parts = list(self.iter_columns(names, 1 << 62))
-        if len(parts) == 1:
-            return parts[0]
-        return {n: np.concatenate([p[n] for p in parts]) if parts else np.zeros(0) for n in names}
+    def read_all(self, names: Sequence[str], extra: Sequence[str] = ()) -> tuple[np.ndarray, dict]:
+        """Whole table: float64 (n, f) features ``names`` and float64 1-D ``extra`` columns.
+
+        With a known row count the chunks are copied straight into the result (peak ≈ result + one chunk);
+        otherwise (CSV) the float64 chunks are concatenated at the end.
+        """
+        wanted = list(dict.fromkeys([*names, *extra]))
+        chunks = self.iter_columns(wanted, _LOAD_CHUNK)
+        if self.num_rows is None:
+            parts = [(stack_features(c, names), {e: np.asarray(c[e], np.float64) for e in extra})
+                     for c in chunks]
+            if not parts:
+                return np.zeros((0, len(names))), {e: np.zeros(0) for e in extra}
+            x = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
+            return x, {e: np.concatenate([p[1][e] for p in parts]) for e in extra}
+        x = np.empty((self.num_rows, len(names)), dtype=np.float64)
+        cols = {e: np.empty(self.num_rows, dtype=np.float64) for e in extra}
+        pos = 0
+        for c in chunks:
+            m = len(c[wanted[0]])
+            if pos + m > self.num_rows:
+                raise ValueError(f"{self.label}: holds more rows than its metadata says ({self.num_rows})")
+            for j, n in enumerate(names):
+                x[pos:pos + m, j] = c[n]
+            for e in extra:
+                cols[e][pos:pos + m] = c[e]
+            pos += m
+        if pos != self.num_rows:
+            raise ValueError(f"{self.label}: read {pos} rows but the metadata says {self.num_rows}")
+        return x, cols
 
 
+_LOAD_CHUNK = 1 << 20  # rows per chunk when load_table reads a whole file
 _CSV_BLOCK_BYTES = 1 << 20  # pyarrow.csv block size (it reads ~32 blocks ahead); batches are regrouped
 
 
@@ -369,9 +395,8 @@ def load_table(path, features: Sequence[str] | None = None, label: str | None = 
         if col is not None and col not in source.columns:
             source.check_columns([col], f"{role} {source.what}")
     names = resolve_features(source, features, exclude=(label, domain))
-    extra = [c for c in dict.fromkeys((label, domain)) if c is not None and c not in names]
-    columns = source.read_columns(list(dict.fromkeys([*names, *extra])))
-    x = stack_features(columns, names)
+    extra = [c for c in dict.fromkeys((label, domain)) if c is not None]
+    x, columns = source.read_all(names, extra)
     if len(x) == 0:
         raise ValueError(f"{source.label}: no data rows")
     y = None if label is None else _integer_column(columns[label], source.label, "label", label)
