@@ -15,6 +15,12 @@ neurons are independent Bernoulli variables. ``S`` is a small integer domain/nui
 * ``conditional``: ``I(T; S | Y) = Σ_y P(y) I_pn(T; S | Y = y)`` on labelled rows only (keeps the part of
   the domain dependence that the label explains).
 
+* ``grouped`` (the classifier's default): the neurons are shuffled and cut into disjoint groups ``g`` of
+  ``group_size`` (default 4) and the exact joint informations are summed, ``Σ_g I(T_g; S)``. It contains the
+  per-neuron terms' information and also the dependence carried by combinations of neurons within a group
+  (which a domain classifier reading all bits exploits); a new random grouping every batch covers every pair
+  over training. Cost ``O(n m 2^group_size / group_size)``.
+
 All are functions of ``θ`` built from :class:`~training.autograd.Tensor` ops, so they are differentiable.
 They match :func:`sqnn_kernels.per_neuron_mi` and :func:`sqnn_kernels.joint_mi` on the same numbers.
 """
