@@ -66,6 +66,7 @@ UNARY = {
     "tanh": (lambda a: a.tanh(), _r(6)),
     "binary_entropy": (lambda a: a.binary_entropy(), _r(6, lo=0.05, hi=0.95)),
     "concat": (lambda a: concat([a, a * 2.0], axis=1), _r(3, 2)),
+    "permute_columns": (lambda a: a.permute_columns(np.array([2, 0, 3, 1])) * np.arange(4.0), _r(3, 4)),
 }
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy.special import expit
 
 __all__ = ["Tensor", "concat", "gradcheck", "unbroadcast"]
 
@@ -86,13 +87,14 @@ class Tensor:
         return f"Tensor(shape={self.shape}, op={self._op or 'leaf'!r})"
 
     def _acc(self, g: np.ndarray) -> None:
+        # Gradients are never modified in place, so an incoming array may be stored without a copy even if
+        # another node holds it too (e.g. both operands of ``+``): accumulation allocates a new array.
         if not self.requires_grad:
             return
         g = unbroadcast(np.asarray(g), self.data.shape)
-        if self.grad is None:
-            self.grad = np.array(g, dtype=self.data.dtype, copy=True)
-        else:
-            self.grad += g
+        if g.dtype != self.data.dtype:
+            g = g.astype(self.data.dtype)
+        self.grad = g if self.grad is None else self.grad + g
 
     def _child(self, data, parents: tuple, op: str) -> Tensor:
         return Tensor(data, requires_grad=False, _parents=parents, _op=op)
@@ -271,6 +273,18 @@ class Tensor:
         out._backward = _backward
         return out
 
+    def permute_columns(self, perm: np.ndarray) -> Tensor:
+        """``x[:, perm]`` for a permutation ``perm`` of the columns; backward ``g[:, argsort(perm)]``."""
+        perm = np.asarray(perm)
+        inverse = np.argsort(perm)
+        out = self._child(self.data[:, perm], (self,), "permute_columns")
+
+        def _backward():
+            self._acc(out.grad[:, inverse])
+
+        out._backward = _backward
+        return out
+
     # -- elementwise functions ----------------------------------------------------------------------------
     def exp(self) -> Tensor:
         """``e^x``; derivative ``e^x``."""
@@ -413,9 +427,8 @@ def concat(tensors: list[Tensor], axis: int = 0) -> Tensor:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    """Numerically stable logistic function ``1 / (1 + e^{−x})`` (scipy's ``expit``), dtype preserved."""
+    return expit(x)
 
 
 def gradcheck(

@@ -152,8 +152,7 @@ def grouped_mi_tensor(theta: Tensor, s: np.ndarray, group_size: int, rng: np.ran
     if len(pi) < 2:
         return Tensor(np.zeros((), dtype=theta.data.dtype), requires_grad=False)
     if rng is not None:
-        perm = np.eye(m, dtype=theta.data.dtype)[:, rng.permutation(m)]
-        theta = theta @ Tensor(perm, requires_grad=False)
+        theta = theta.permute_columns(rng.permutation(m))
     n_full = m // g
     parts = []
     if n_full:
