@@ -13,8 +13,9 @@ from .project import read_manifest
 from .render import HDL_SOURCES
 
 TARGETS = {
-    "xilinx": "synth_xilinx -flatten -top sqnn_core",
-    "ice40": "synth_ice40 -top sqnn_core",
+    # ROMs are constant: keep them in logic (-nobram/-nolutram; also avoids a yowasp crash in memory_libmap)
+    "xilinx": "synth_xilinx -flatten -nobram -nolutram -top sqnn_core",
+    "ice40": "synth_ice40 -nobram -top sqnn_core",
     "generic": "synth -flatten -top sqnn_core",
 }
 _STAT = re.compile(r"^\s+(\d+)\s+(\S+)\s*$")
