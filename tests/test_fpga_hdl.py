@@ -289,3 +289,16 @@ def test_inconsistent_params_file_fails_at_elaboration(projects, cache_dir, tmp_
     path.write_text(path.read_text().replace("localparam LATENCY      = 4;", "localparam LATENCY      = 5;"))
     with pytest.raises(fpga.SimulationError, match="sqnn_params_latency_mismatch"):
         fpga.simulate(bad, x[:10], cache_dir=cache_dir)
+
+
+def test_yosys_netlist_reads_the_memories_like_the_simulators(projects, cache_dir, tmp_path):
+    """Gate-level simulation of the yosys netlist (ROM files folded in at synthesis) equals the model."""
+    spec, out, x, _ = projects("two_layers_two_outputs")
+    gate = _copy(out, tmp_path)
+    netlist = fpga.synthesize_netlist(out, tmp_path / "netlist.v")
+    assert "$readmemh" not in netlist.read_text()
+    shutil.copyfile(netlist, gate / "sqnn_core.v")
+    scores, classes = fpga.simulate(gate, x[:400], cache_dir=cache_dir, gap=5)
+    ref_scores, ref_classes = _reference(spec, x[:400])
+    np.testing.assert_array_equal(scores, ref_scores)
+    np.testing.assert_array_equal(classes, ref_classes)
