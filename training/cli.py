@@ -243,11 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="train γ = 0, γ > 0 and gradient reversal on the embedded data")
     demo.add_argument("--out", default="sqnn_out", help="output folder (default sqnn_out)")
-    demo.add_argument("--gammas", default="0,1,3", help="comma-separated γ values (default 0,1,3)")
+    demo.add_argument("--gammas", default="0,0.3,1", help="comma-separated γ values (default 0,0.3,1)")
     demo.add_argument("--strength", type=float, default=1.0, help="gradient reversal λ (default 1)")
-    demo.add_argument("--rows", type=int, default=20000,
-                      help="training and test rows to subsample (default 20000; 0 = full 50k/50k protocol)")
-    demo.add_argument("--epochs", type=int, default=30, help="epochs per model (default 30)")
+    demo.add_argument("--rows", type=int, default=25000,
+                      help="training and test rows to subsample (default 25000; 0 = full 50k/50k protocol)")
+    demo.add_argument("--epochs", type=int, default=40, help="epochs per model (default 40)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
