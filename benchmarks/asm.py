@@ -2,12 +2,13 @@
 
 Usage::
 
-    python -m benchmarks.asm [--words 16] [--dump DIR]
+    python -m benchmarks.asm [--words 16] [--dump DIR] [--cpu haswell]
 
 Shows which popcount path LLVM chose for this CPU: ``vpopcntq`` (AVX-512 VPOPCNTDQ, 8 words per
 instruction on zmm registers), the ``vpshufb`` nibble-lookup sequence (AVX2 / AVX-512BW without
 VPOPCNTDQ) or scalar ``popcnt``. ``inspect_asm`` only works for freshly compiled code, not code loaded from
 numba's on-disk cache, so this script points ``NUMBA_CACHE_DIR`` at a temporary folder before numba loads.
+``--cpu NAME`` compiles for another LLVM CPU (``NUMBA_CPU_NAME``), e.g. ``haswell`` to see the AVX2 code.
 """
 
 from __future__ import annotations
@@ -120,12 +121,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--words", type=int, default=16, help="words per row of the dense kernel (k = 64 w)")
     parser.add_argument("--dump", help="folder to write the full assembly listings to")
+    parser.add_argument("--cpu", help="LLVM CPU name to compile for instead of the host (e.g. haswell)")
     args = parser.parse_args(argv)
+    if args.cpu:
+        if "numba" in sys.modules:
+            parser.error("--cpu must be set before numba is imported; run as python -m benchmarks.asm")
+        os.environ["NUMBA_CPU_NAME"] = args.cpu
+        os.environ["NUMBA_CPU_FEATURES"] = ""
 
     from benchmarks.machine import cpu_info
 
     info = cpu_info()
-    print(f"CPU: {info['cpu']} | SIMD: {info['simd']} | NUMBA_CACHE_DIR={_CACHE} (fresh compile)")
+    target = f"LLVM CPU {args.cpu}" if args.cpu else "host CPU"
+    print(f"CPU: {info['cpu']} | SIMD: {info['simd']} | code for the {target} | NUMBA_CACHE_DIR={_CACHE}")
     listings = {**dense_asm(args.words), **engine_asm((64, 64)), **engine_asm((1024, 1024))}
     if args.words <= 16:
         listings.update(dense_asm(64))  # 4096-bit rows

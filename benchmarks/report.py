@@ -28,7 +28,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-EXTRA_FIELDS = ("width", "batch", "peak_rss_mb", "inference_extra_mb", "input_mb")
+EXTRA_FIELDS = ("width", "batch", "peak_rss_mb", "inference_extra_mb", "input_mb", "output_mb")
 
 
 def run_suite(suite: str, threads: int, extra_args: list[str] | None = None, *, quick: bool = False,
@@ -79,7 +79,10 @@ def summarise(results: dict, threads: int, stat: str = "median") -> list[dict]:
     for group, benches in by_group.items():
         base = next((b for b in benches if b.get("extra_info", {}).get("baseline")), None)
         per_event = base is not None and all(b.get("extra_info", {}).get("events") for b in benches)
-        for b in sorted(benches, key=lambda b: -rate(b) if per_event else b["stats"][stat]):
+        def order(b, per_event=per_event):
+            return (b.get("extra_info", {}).get("batch") or 0, -rate(b) if per_event else b["stats"][stat])
+
+        for b in sorted(benches, key=order):
             t = b["stats"][stat]
             info = b.get("extra_info", {})
             macs, events = info.get("macs"), info.get("events")
@@ -181,15 +184,16 @@ def plot_results(rows: list[dict], out: Path) -> list[str]:
         fig, ax1 = plt.subplots(figsize=(7, 4.5))
         ax2 = ax1.twinx()
         for t in threads:
-            pts = sorted((r["batch"], r["events_per_s"], r["inference_extra_mb"] or 0.0, r["input_mb"] or 0.0)
-                         for r in batch_rows if r["threads"] == t)
+            pts = sorted((r["batch"], r["events_per_s"], r["inference_extra_mb"] or 0.0, r["input_mb"] or 0.0,
+                          r["output_mb"] or 0.0) for r in batch_rows if r["threads"] == t)
             if pts:
-                b, ev, extra, inp = zip(*pts, strict=True)
+                b, ev, extra, inp, outp = zip(*pts, strict=True)
                 ax1.plot(b, ev, styles[t], marker="o", color="C0", label=f"events/s ({t} thr)")
                 ax2.plot(b, np.maximum(extra, 1e-2), styles[t], marker="s", color="C3",
                          label=f"memory during scoring beyond input, MB ({t} thr)")
                 if t == threads[0]:
                     ax2.plot(b, inp, ":", color="grey", label="float32 input, MB")
+                    ax2.plot(b, np.maximum(outp, 1e-2), "-.", color="grey", label="int32 output, MB")
         ax1.set(xscale="log", yscale="log", xlabel="events per call", ylabel="events / s",
                 title="Fused engine: throughput and memory vs batch size")
         ax2.set(yscale="log", ylabel="MB")
