@@ -135,6 +135,30 @@ def joint_mi_tensor(theta: Tensor, s: np.ndarray, n_cat: int | None = None, eps:
     return ((cond * ratio).sum(axis=1) * pi).sum() * (1.0 / _LN2)
 
 
+def _code_probs(theta: Tensor, n_groups: int, size: int) -> Tensor:
+    """Probabilities of all ``2^size`` codes of each group of consecutive neurons, one fused op.
+
+    Forward: ``P_rg(t) = exp(Σ_i t_i log θ_rgi + (1 − t_i) log(1 − θ_rgi))``, shape (n, groups · 2^size),
+    via one 2-D matmul over all (row, group) pairs. Backward:
+    ``∂P(t)/∂θ_i = P(t) (t_i / θ_i − (1 − t_i) / (1 − θ_i))``. ``θ`` must lie strictly inside (0, 1).
+    """
+    n = theta.shape[0]
+    dt = theta.data.dtype
+    codes = _code_matrix(size).T.astype(dt)  # (size, 2^size)
+    anti = (1.0 - codes).astype(dt)
+    th = theta.data.reshape(n * n_groups, size)
+    probs = np.exp(np.log(th) @ codes + np.log1p(-th) @ anti)  # (n·G, 2^size)
+    out = theta._child(probs.reshape(n, n_groups << size), (theta,), "code_probs")
+
+    def _backward():
+        gp = out.grad.reshape(n * n_groups, 1 << size) * probs
+        g = (gp @ codes.T) / th - (gp @ anti.T) / (1.0 - th)
+        theta._acc(g.reshape(theta.data.shape))
+
+    out._backward = _backward
+    return out
+
+
 def grouped_mi_tensor(theta: Tensor, s: np.ndarray, group_size: int, rng: np.random.Generator | None = None,
                       n_cat: int | None = None, eps: float = 1e-7) -> Tensor:
     """Sum of exact joint informations ``Σ_g I(T_g; S)`` over disjoint groups of ``group_size`` neurons, bits.
@@ -166,14 +190,9 @@ def grouped_mi_tensor(theta: Tensor, s: np.ndarray, group_size: int, rng: np.ran
         sel[n_full * g + np.arange(rest), np.arange(rest)] = 1.0
         parts.append((theta @ Tensor(sel, requires_grad=False), 1, rest))
     total = None
-    n = theta.shape[0]
     for part, n_groups, size in parts:
-        codes = Tensor(_code_matrix(size).T.astype(theta.data.dtype), requires_grad=False)  # (size, 2^size)
         clipped = part * (1.0 - 2.0 * eps) + eps
-        # one 2-D matmul over all (row, group) pairs: (n·G, size) @ (size, 2^size)
-        lp = clipped.log().reshape(n * n_groups, size) @ codes
-        lq = (1.0 - clipped).log().reshape(n * n_groups, size) @ (1.0 - codes)
-        probs = (lp + lq).exp().reshape(n, n_groups * (1 << size))
+        probs = _code_probs(clipped, n_groups, size)  # (n, groups * 2^size)
         cond = Tensor(a, requires_grad=False) @ probs  # (C, groups * 2^size)
         marginal = Tensor(pi[None, :], requires_grad=False) @ cond
         ratio = (cond + 1e-30).log() - (marginal + 1e-30).log()
