@@ -32,6 +32,15 @@ def test_forward_matches_reference(n, f, hidden, n_out, seed):
     np.testing.assert_array_equal(sk.forward(spec, x, chunk_size=7)[0], scores)
 
 
+@pytest.mark.parametrize("hidden", [(300, 2), (3, 257, 5), (70,)])
+def test_fused_and_layered_paths_agree(rng, hidden):
+    spec = random_spec(rng, 6, hidden, 2)
+    x = rng.normal(size=(333, 6))
+    expected = ref.forward(spec, x)[0]
+    np.testing.assert_array_equal(sk.predict_scores(spec, x, chunk_size=50), expected)
+    np.testing.assert_array_equal(sk.forward(spec, x)[0], expected)
+
+
 def test_predict_proba_is_sigmoid_of_affine_score(rng):
     spec = random_spec(rng, 5, (16,), 1)
     x = rng.normal(size=(50, 5))
