@@ -16,23 +16,24 @@ SHOWERS_FILE = "showers_qg_pythia_vs_vincia.csv.gz"
 
 
 def _read_csv(text_stream, source: str, label: str | None, domain: str | None):
-    reader = csv.reader(text_stream)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise ValueError(f"{source}: empty file (no header row)") from None
+    header_line = text_stream.readline()
+    if not header_line.strip():
+        raise ValueError(f"{source}: empty file (no header row)")
+    header = [h.strip() for h in next(csv.reader([header_line]))]
     for role, col in (("label", label), ("domain", domain)):
         if col is not None and col not in header:
             raise ValueError(f"{source}: {role} column {col!r} not found; columns are {header}")
-    rows = [r for r in reader if r]
-    if not rows:
-        raise ValueError(f"{source}: no data rows")
     try:
-        data = np.array(rows, dtype=np.float64)
-    except ValueError:
-        raise ValueError(f"{source}: all columns must be numeric") from None
-    if data.ndim != 2 or data.shape[1] != len(header):
-        raise ValueError(f"{source}: rows have inconsistent numbers of columns")
+        data = np.loadtxt(text_stream, delimiter=",", dtype=np.float64, ndmin=2)
+    except ValueError as err:
+        raise ValueError(f"{source}: all columns must be numeric with {len(header)} values per row "
+                         f"({str(err).splitlines()[0]})") from None
+    if data.shape[0] == 0:
+        raise ValueError(f"{source}: no data rows")
+    if data.shape[1] != len(header):
+        raise ValueError(
+            f"{source}: rows have {data.shape[1]} values but the header names {len(header)} columns"
+        )
     special = {label, domain} - {None}
     feat_idx = [i for i, h in enumerate(header) if h not in special]
     if not feat_idx:
