@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqnn_kernels.spec import BinaryNetSpec
@@ -56,7 +57,7 @@ def write_project(
     spec: BinaryNetSpec,
     outdir,
     feature_bits: int = 16,
-    frac_bits: int | None = None,
+    frac_bits: int | Sequence[int] | None = None,
     *,
     coe: bool = True,
     mif: bool = True,
@@ -77,8 +78,9 @@ def write_project(
         ``manifest.json``); anything else raises ``ValueError`` rather than deleting user files.
     feature_bits : int
         Width of each input feature (two's complement).
-    frac_bits : int or None
-        Fractional bits of the inputs; None picks the finest grid on which every edge is representable.
+    frac_bits : int, sequence of int or None
+        Fractional bits of the inputs, for all features or one per feature; None picks, per feature, the
+        finest grid on which every edge is representable with one bit of headroom (:func:`auto_frac_bits`).
     coe, mif : bool
         Also write Xilinx ``.coe`` / Intel ``.mif`` copies of the ROMs.
     stochastic : StochasticConfig, optional
@@ -193,7 +195,9 @@ def verify_project(outdir, spec: BinaryNetSpec | None = None) -> None:
         raise ValueError(f"{outdir}: FPGA project check failed: " + "; ".join(dict.fromkeys(problems)))
 
 
-def export_cli(model_path, outdir, feature_bits: int = 16, frac_bits: int | None = None) -> Path:
+def export_cli(
+    model_path, outdir, feature_bits: int = 16, frac_bits: int | Sequence[int] | None = None
+) -> Path:
     """Load a ``BinaryNetSpec`` ``.npz`` and write its FPGA project (entry point of ``sqnn export-fpga``).
 
     Returns the folder; errors are ``ValueError``/``FileNotFoundError`` with a one-line message.

@@ -14,6 +14,9 @@ Edges outside the representable range are stored clamped to ``[min_int, max_int 
 and its comparator is always 0; an edge at or below the smallest input becomes ``min_int`` and is always
 1. Both are exact for grid inputs. When every edge is representable (the automatic ``frac_bits``
 guarantees it), saturating an input never changes any comparison.
+
+``frac_bits`` may be one integer or one per feature; the automatic choice (:func:`auto_frac_bits`) is per
+feature, since features of different scales (GeV masses, radians, ratios) need different grids.
 """
 
 from __future__ import annotations
@@ -32,20 +35,42 @@ class SaturationWarning(UserWarning):
     """Some feature values were clipped to the fixed-point range."""
 
 
-def check_format(feature_bits: int, frac_bits: int) -> tuple[int, int]:
-    """Validate a fixed-point format and return it as Python ints."""
-    if isinstance(feature_bits, bool) or not isinstance(feature_bits, (int, np.integer)):
-        raise TypeError(f"feature_bits must be an integer, got {feature_bits!r}")
-    if isinstance(frac_bits, bool) or not isinstance(frac_bits, (int, np.integer)):
-        raise TypeError(f"frac_bits must be an integer, got {frac_bits!r}")
-    feature_bits, frac_bits = int(feature_bits), int(frac_bits)
+def _check_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def check_format(feature_bits: int, frac_bits):
+    """Validate a fixed-point format; returns ``(feature_bits, frac_bits)`` with ``frac_bits`` an int or a
+    tuple of ints (one per feature)."""
+    feature_bits = _check_int(feature_bits, "feature_bits")
     if not MIN_FEATURE_BITS <= feature_bits <= MAX_FEATURE_BITS:
         raise ValueError(
             f"feature_bits must be in [{MIN_FEATURE_BITS}, {MAX_FEATURE_BITS}], got {feature_bits}"
         )
-    if abs(frac_bits) > MAX_ABS_FRAC_BITS:
-        raise ValueError(f"frac_bits must be in [-{MAX_ABS_FRAC_BITS}, {MAX_ABS_FRAC_BITS}], got {frac_bits}")
-    return feature_bits, frac_bits
+    if isinstance(frac_bits, (list, tuple, np.ndarray)):
+        fracs = tuple(_check_int(f, "frac_bits") for f in np.asarray(frac_bits, dtype=object).ravel())
+        if not fracs:
+            raise ValueError("frac_bits must not be empty")
+    else:
+        fracs = (_check_int(frac_bits, "frac_bits"),)
+    for f in fracs:
+        if abs(f) > MAX_ABS_FRAC_BITS:
+            raise ValueError(f"frac_bits must be in [-{MAX_ABS_FRAC_BITS}, {MAX_ABS_FRAC_BITS}], got {f}")
+    if isinstance(frac_bits, (list, tuple, np.ndarray)):
+        return feature_bits, fracs
+    return feature_bits, fracs[0]
+
+
+def per_feature(frac_bits, n_features: int) -> np.ndarray:
+    """``frac_bits`` (int or one per feature) as an int64 array of length ``n_features``."""
+    fracs = np.atleast_1d(np.asarray(frac_bits, dtype=np.int64))
+    if fracs.size == 1:
+        return np.full(n_features, int(fracs[0]), dtype=np.int64)
+    if fracs.size != n_features:
+        raise ValueError(f"frac_bits has {fracs.size} entries for {n_features} features")
+    return fracs
 
 
 def int_range(feature_bits: int) -> tuple[int, int]:
@@ -60,15 +85,17 @@ def _edge_int(e: float, frac_bits: int, lo: int, hi: int) -> int:
     return min(max(math.ceil(scaled), lo), hi + 1)
 
 
-def quantize_edges(edges, feature_bits: int, frac_bits: int) -> list[np.ndarray]:
+def quantize_edges(edges, feature_bits: int, frac_bits) -> list[np.ndarray]:
     """Edges on the grid, rounded up and clamped to ``[min_int, max_int + 1]``; int64 arrays, one per feature.
 
     Parameters
     ----------
     edges : list of 1-D float arrays
         Sorted thermometer thresholds per feature (``BinaryNetSpec.edges``).
-    feature_bits, frac_bits : int
-        Fixed-point format of the inputs.
+    feature_bits : int
+        Width of the inputs.
+    frac_bits : int or sequence of int
+        Fractional bits, for all features or one per feature.
 
     Returns
     -------
@@ -76,37 +103,51 @@ def quantize_edges(edges, feature_bits: int, frac_bits: int) -> list[np.ndarray]
         ``e_int`` per feature (sorted, since ceil and clamping are monotone).
     """
     feature_bits, frac_bits = check_format(feature_bits, frac_bits)
+    fracs = per_feature(frac_bits, len(edges))
     lo, hi = int_range(feature_bits)
     return [
-        np.array([_edge_int(e, frac_bits, lo, hi) for e in np.asarray(f, dtype=np.float64)], np.int64)
-        for f in edges
+        np.array([_edge_int(e, int(fr), lo, hi) for e in np.asarray(f, dtype=np.float64)], np.int64)
+        for f, fr in zip(edges, fracs, strict=True)
     ]
 
 
-def auto_frac_bits(edges, feature_bits: int) -> int:
-    """Largest ``frac_bits`` for which every edge is representable (finest grid, no edge clamped).
-
-    With every edge representable, clipping an input never changes a comparison, so a larger ``frac_bits``
-    only reduces rounding of off-grid inputs.
-    """
-    feature_bits, _ = check_format(feature_bits, 0)
-    lo, hi = int_range(feature_bits)
-    values = [float(e) for f in edges for e in np.asarray(f, dtype=np.float64)]
+def _finest_frac(values: list[float], lo: int, hi: int) -> int:
     for frac in range(MAX_ABS_FRAC_BITS, -MAX_ABS_FRAC_BITS - 1, -1):
         if all(lo <= _edge_int(e, frac, lo, hi) <= hi for e in values):
             return frac
     raise ValueError("no frac_bits makes every edge representable; pass frac_bits explicitly")
 
 
-def quantize_features(X, feature_bits: int, frac_bits: int) -> tuple[np.ndarray, int]:
+def auto_frac_bits(edges, feature_bits: int, headroom: int = 1) -> tuple[int, ...]:
+    """Per-feature ``frac_bits``: the finest grid on which every edge of the feature is representable, minus
+    ``headroom`` bits (so inputs up to ~2^headroom times the largest edge magnitude do not saturate).
+
+    With every edge representable, clipping an input never changes a comparison, so the grid only sets how
+    finely off-grid inputs are rounded. A feature whose edges are all 0 gets ``feature_bits - 2``.
+    """
+    feature_bits, _ = check_format(feature_bits, 0)
+    lo, hi = int_range(feature_bits)
+    out = []
+    for f in edges:
+        values = [float(e) for e in np.asarray(f, dtype=np.float64)]
+        if all(v == 0 for v in values):
+            out.append(feature_bits - 2)
+            continue
+        out.append(max(_finest_frac(values, lo, hi) - headroom, -MAX_ABS_FRAC_BITS))
+    return tuple(out)
+
+
+def quantize_features(X, feature_bits: int, frac_bits) -> tuple[np.ndarray, int]:
     """Encode float features as saturating fixed-point integers.
 
     Parameters
     ----------
     X : array_like, shape (n, n_features)
         Finite feature values.
-    feature_bits, frac_bits : int
-        Word width and number of fractional bits: ``x_int = clip(rint(x · 2^frac_bits))``.
+    feature_bits : int
+        Word width (two's complement).
+    frac_bits : int or sequence of int
+        Fractional bits, for all features or one per feature: ``x_int = clip(rint(x · 2^frac_bits))``.
 
     Returns
     -------
@@ -121,8 +162,9 @@ def quantize_features(X, feature_bits: int, frac_bits: int) -> tuple[np.ndarray,
     if not np.all(np.isfinite(x)):
         raise ValueError("X must be finite (no NaN or inf)")
     lo, hi = int_range(feature_bits)
+    fracs = per_feature(frac_bits, x.shape[1]) if x.shape[1] else np.zeros(0, np.int64)
     with np.errstate(over="ignore"):
-        scaled = np.rint(np.ldexp(x, frac_bits))
+        scaled = np.rint(np.ldexp(x, fracs[None, :]))
     clipped = (scaled < lo) | (scaled > hi)
     n_clipped = int(np.count_nonzero(clipped))
     if n_clipped:
@@ -135,6 +177,9 @@ def quantize_features(X, feature_bits: int, frac_bits: int) -> tuple[np.ndarray,
     return np.clip(scaled, lo, hi).astype(np.int64), n_clipped
 
 
-def dequantize_features(x_int, frac_bits: int) -> np.ndarray:
-    """Grid values ``x_int · 2^-frac_bits`` as float64 (exact for |x_int| < 2^53)."""
-    return np.ldexp(np.asarray(x_int, dtype=np.float64), -int(frac_bits))
+def dequantize_features(x_int, frac_bits) -> np.ndarray:
+    """Grid values ``x_int · 2^-frac_bits`` as float64 (exact for |x_int| < 2^53); ``frac_bits`` is an int or
+    one per feature (column)."""
+    x = np.asarray(x_int, dtype=np.float64)
+    fracs = per_feature(frac_bits, x.shape[-1]) if x.ndim else np.asarray(frac_bits)
+    return np.ldexp(x, -fracs)

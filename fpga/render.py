@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from importlib import resources
 
 import numpy as np
@@ -31,7 +32,7 @@ from bitarray.util import ba2hex
 from sqnn_kernels.reference import unpack_bits
 from sqnn_kernels.spec import BinaryNetSpec
 
-from .quantize import auto_frac_bits, check_format, int_range, quantize_edges
+from .quantize import auto_frac_bits, check_format, int_range, per_feature, quantize_edges
 from .stochastic import StochasticConfig, layer_seeds, noise_table, threshold_clamp
 
 MAX_LAYERS = 3
@@ -118,7 +119,7 @@ def class_threshold(spec: BinaryNetSpec, lo: int, hi: int) -> int:
 def model_facts(
     spec: BinaryNetSpec,
     feature_bits: int = 16,
-    frac_bits: int | None = None,
+    frac_bits: int | Sequence[int] | None = None,
     *,
     stochastic: StochasticConfig | None = None,
 ) -> dict:
@@ -134,6 +135,10 @@ def model_facts(
     if frac_bits is None:
         frac_bits = auto_frac_bits(spec.edges, feature_bits)
     feature_bits, frac_bits = check_format(feature_bits, frac_bits)
+    if isinstance(frac_bits, tuple):
+        per_feature(frac_bits, spec.n_features)  # length check
+        if len(set(frac_bits)) == 1:
+            frac_bits = frac_bits[0]
     n_therm = spec.n_inputs
     widths = [n_therm] + [layer.m for layer in spec.layers]
     slots = []
@@ -181,7 +186,7 @@ def model_facts(
 def render_params(
     spec: BinaryNetSpec,
     feature_bits: int = 16,
-    frac_bits: int | None = None,
+    frac_bits: int | Sequence[int] | None = None,
     *,
     stochastic: StochasticConfig | None = None,
 ) -> dict[str, str]:
@@ -196,10 +201,14 @@ def render_params(
         + " -> ".join(str(layer.m) for layer in spec.layers)
         + (" -> " if spec.layers else "")
         + f"{f['N_OUT']} scores.",
-        f"// Inputs: FEATURE_BITS-bit two's complement, x_int = clip(rint(x * 2^{f['FRAC_BITS']})).",
+        "// Inputs: FEATURE_BITS-bit two's complement, x_int = clip(rint(x * 2^FRAC_BITS)).",
         f"localparam N_FEATURES   = {f['N_FEATURES']};",
         f"localparam FEATURE_BITS = {f['FEATURE_BITS']};",
-        f"localparam FRAC_BITS    = {f['FRAC_BITS']};",
+        (
+            f"localparam FRAC_BITS    = {f['FRAC_BITS']};"
+            if isinstance(f["FRAC_BITS"], int)
+            else "// FRAC_BITS per feature (feature 0 first): " + " ".join(map(str, f["FRAC_BITS"]))
+        ),
         f"localparam EDGE_BITS    = {f['EDGE_BITS']};",
         f"localparam N_THERM      = {f['N_THERM']};",
         f"localparam FIDX_BITS    = {f['FIDX_BITS']};",
@@ -236,7 +245,7 @@ def _roms(spec: BinaryNetSpec, f: dict) -> dict[str, tuple[int, list[str], str]]
         "edges": (
             eb,
             [_hex_word(int(v), eb) for e in e_int for v in e],
-            f"thermometer edges, signed {eb}-bit, x_int >= edge (frac_bits={f['FRAC_BITS']})",
+            f"thermometer edges, signed {eb}-bit, x_int >= edge (frac_bits={_frac_text(f['FRAC_BITS'])})",
         ),
         "edge_feature": (
             f["FIDX_BITS"],
@@ -284,7 +293,7 @@ def _roms(spec: BinaryNetSpec, f: dict) -> dict[str, tuple[int, list[str], str]]
 def render_memories(
     spec: BinaryNetSpec,
     feature_bits: int = 16,
-    frac_bits: int | None = None,
+    frac_bits: int | Sequence[int] | None = None,
     *,
     stochastic: StochasticConfig | None = None,
 ) -> dict[str, str]:
@@ -299,7 +308,7 @@ def render_memories(
 def render_coe(
     spec: BinaryNetSpec,
     feature_bits: int = 16,
-    frac_bits: int | None = None,
+    frac_bits: int | Sequence[int] | None = None,
     *,
     stochastic: StochasticConfig | None = None,
 ) -> dict[str, str]:
@@ -318,7 +327,7 @@ def render_coe(
 def render_mif(
     spec: BinaryNetSpec,
     feature_bits: int = 16,
-    frac_bits: int | None = None,
+    frac_bits: int | Sequence[int] | None = None,
     *,
     stochastic: StochasticConfig | None = None,
 ) -> dict[str, str]:
@@ -340,6 +349,10 @@ def render_hdl() -> dict[str, str]:
     return {name: (hdl / name).read_text(encoding="utf-8") for name in (*HDL_SOURCES, TESTBENCH)}
 
 
+def _frac_text(frac) -> str:
+    return str(frac) if isinstance(frac, int) else "[" + ", ".join(map(str, frac)) + "] (per feature)"
+
+
 def _stochastic_note(f: dict) -> str:
     st = f["STOCHASTIC"]
     if st is None:
@@ -353,7 +366,7 @@ def _stochastic_note(f: dict) -> str:
 def render_readme(
     spec: BinaryNetSpec,
     feature_bits: int = 16,
-    frac_bits: int | None = None,
+    frac_bits: int | Sequence[int] | None = None,
     *,
     stochastic: StochasticConfig | None = None,
 ) -> dict[str, str]:
@@ -368,7 +381,8 @@ Ports: clk, rst (sync, active high), in_valid, in_features[{f["N_FEATURES"] * f[
        -> out_valid, out_score[{f["N_OUT"] * f["SCORE_BITS"]}-1:0] (signed {f["SCORE_BITS"]}-bit per output),
           out_class[{f["N_OUT"]}-1:0]
 Inputs: feature f = in_features[f*{f["FEATURE_BITS"]} +: {f["FEATURE_BITS"]}], two's complement,
-       x_int = clip(rint(x * 2^{f["FRAC_BITS"]})) (fpga.quantize_features). Grid inputs give exactly
+       x_int = clip(rint(x * 2^frac_bits)), frac_bits = {_frac_text(f["FRAC_BITS"])}
+       (fpga.quantize_features; also in manifest.json). Grid inputs give exactly
        sqnn_kernels.predict_scores; edges are rounded up to the grid.
 Class: out_class = score >= {f["CLASS_THR"]}  <=>  sigmoid(scale*score + offset) >= 0.5
 Throughput: one vector per clock; LATENCY = {f["LATENCY"]} clocks.
@@ -390,7 +404,7 @@ def render_manifest(files: dict[str, str], facts: dict) -> dict[str, str]:
         "format": "sqnn-fpga-project",
         "version": MANIFEST_VERSION,
         "feature_bits": facts["FEATURE_BITS"],
-        "frac_bits": facts["FRAC_BITS"],
+        "frac_bits": facts["FRAC_BITS"] if isinstance(facts["FRAC_BITS"], int) else list(facts["FRAC_BITS"]),
         "latency": facts["LATENCY"],
         "stochastic": facts["STOCHASTIC"].as_dict() if facts["STOCHASTIC"] is not None else None,
         "files": {
@@ -403,7 +417,7 @@ def render_manifest(files: dict[str, str], facts: dict) -> dict[str, str]:
 def render_project(
     spec: BinaryNetSpec,
     feature_bits: int = 16,
-    frac_bits: int | None = None,
+    frac_bits: int | Sequence[int] | None = None,
     *,
     coe: bool = True,
     mif: bool = True,

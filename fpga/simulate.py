@@ -275,9 +275,7 @@ def simulate(
         if x_int.size and (x_int.min() < lo or x_int.max() > hi):
             raise ValueError(f"X codes must lie in the {fb}-bit range [{lo}, {hi}]")
     else:
-        fb, frac = check_format(
-            manifest.get("feature_bits", fb), manifest.get("frac_bits", params["FRAC_BITS"])
-        )
+        fb, frac = check_format(manifest.get("feature_bits", fb), manifest.get("frac_bits"))
         x_int, _ = quantize_features(X, fb, frac)
     if x_int.shape[1] != n_features:
         raise ValueError(f"X has {x_int.shape[1]} features but the project expects {n_features}")

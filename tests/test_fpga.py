@@ -81,15 +81,31 @@ def test_edges_rounded_up_are_exact_on_every_grid_input(frac):
     assert np.array_equal(grid[:, None] >= e_int[None, :], x[:, None] >= edges[None, :])
 
 
-def test_auto_frac_bits_is_the_finest_grid_with_all_edges_representable():
-    edges = [np.array([-3.2, 0.1, 7.9]), np.array([100.0])]
+def test_auto_frac_bits_is_per_feature_finest_grid_with_one_bit_headroom():
+    edges = [np.array([-3.2, 0.1, 7.9]), np.array([100.0]), np.array([0.0])]
     frac = fpga.auto_frac_bits(edges, 16)
+    assert frac == (
+        11,
+        7,
+        14,
+    )  # 7.9 * 2^12 = 32358 <= 32767 < 64717; 100 * 2^8 = 25600; all-zero edges: 16 - 2
     lo, hi = int_range(16)
-    fits = [
-        all(lo <= v <= hi for e in fpga.quantize_edges(edges, 16, f) for v in e) for f in (frac, frac + 1)
-    ]
-    assert fits == [True, False]
-    assert frac == 8  # 100 * 2^8 = 25600 <= 32767 < 51200
+    for e, f in zip(edges[:2], frac[:2], strict=True):
+        fits = [all(lo <= v <= hi for v in fpga.quantize_edges([e], 16, g)[0]) for g in (f + 1, f + 2)]
+        assert fits == [True, False]
+    assert fpga.auto_frac_bits(edges, 16, headroom=0)[:2] == (12, 8)
+
+
+def test_per_feature_frac_bits_round_trip():
+    x = np.array([[1.5, 100.25, -0.001], [-2.0, 3.0, 0.5]])
+    q, n = fpga.quantize_features(x, 16, [4, 2, 12])
+    assert n == 0
+    assert q.tolist() == [[24, 401, -4], [-32, 12, 2048]]
+    np.testing.assert_array_equal(
+        fpga.dequantize_features(q, [4, 2, 12]), [[1.5, 100.25, -4 / 4096], [-2, 3, 0.5]]
+    )
+    with pytest.raises(ValueError, match="3 features"):
+        fpga.quantize_features(x, 16, [4, 2])
 
 
 # -- class threshold -----------------------------------------------------------------------------------
@@ -307,7 +323,7 @@ def test_export_cli_round_trip(spec, tmp_path):
     out = fpga.export_cli(model, tmp_path / "fpga", feature_bits=14)
     manifest = fpga.read_manifest(out)
     assert manifest["feature_bits"] == 14
-    assert manifest["frac_bits"] == fpga.auto_frac_bits(spec.edges, 14)
+    assert manifest["frac_bits"] == list(fpga.auto_frac_bits(spec.edges, 14))
     with pytest.raises(FileNotFoundError):
         fpga.export_cli(tmp_path / "nope.npz", tmp_path / "x")
 

@@ -104,7 +104,8 @@ def test_demo_sized_model(tmp_path, cache_dir):
     """18 features x 8 bins -> 64 -> 64 -> 1, as ``sqnn demo`` exports it."""
     rng = np.random.default_rng(18)
     spec = random_spec(rng, 18, 8, [64, 64], n_out=1)
-    frac = fpga.model_facts(spec)["FRAC_BITS"]
+    frac = fpga.model_facts(spec)["FRAC_BITS"]  # automatic: one per feature
+    assert isinstance(frac, tuple) and len(frac) == 18
     x = grid_inputs(rng, spec, 1000, frac)
     spec = center_output(spec, x)
     out = fpga.write_project(spec, tmp_path / "demo")

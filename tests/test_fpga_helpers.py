@@ -72,20 +72,22 @@ def random_spec(
 
 
 def grid_inputs(
-    rng: np.random.Generator, spec: BinaryNetSpec, n: int, frac_bits: int, feature_bits: int = 16
+    rng: np.random.Generator, spec: BinaryNetSpec, n: int, frac_bits, feature_bits: int = 16
 ) -> np.ndarray:
-    """Grid-valued float inputs: mostly near the edges (hitting them exactly), some at the range limits."""
+    """Grid-valued float inputs: mostly near the edges (hitting them exactly), some at the range limits.
+    ``frac_bits`` is one int or one per feature."""
     lo, hi = -(1 << (feature_bits - 1)), (1 << (feature_bits - 1)) - 1
+    fracs = np.broadcast_to(np.asarray(frac_bits, dtype=np.float64), (spec.n_features,))
     cols = []
-    for e in spec.edges:
-        e_int = np.clip(np.ceil(np.asarray(e) * 2**frac_bits), lo - 1, hi + 1).astype(np.int64)
+    for e, frac in zip(spec.edges, fracs, strict=True):
+        e_int = np.clip(np.ceil(np.asarray(e) * 2**frac), lo - 1, hi + 1).astype(np.int64)
         pick = e_int[rng.integers(0, e_int.size, size=n)] + rng.integers(-2, 3, size=n)
         wide = rng.integers(lo, hi + 1, size=n)
         col = np.where(rng.random(n) < 0.8, pick, wide)
         col[rng.random(n) < 0.02] = lo
         col[rng.random(n) < 0.02] = hi
         cols.append(np.clip(col, lo, hi))
-    return np.stack(cols, axis=1).astype(np.float64) / 2**frac_bits
+    return np.stack(cols, axis=1).astype(np.float64) / 2.0 ** fracs[None, :]
 
 
 def test_random_spec_has_zero_padding_and_sorted_grid_edges():
