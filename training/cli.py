@@ -141,7 +141,7 @@ def _demo(args) -> None:
         r["model"].save(out / fname)
         written.append(out / fname)
     png = out / "sqnn_demo.png"
-    _demo_plot(rows, best, st, png)
+    _demo_plot(rows, best, st, png, note)
     written.append(png)
     status = _write_fpga(best["model"].to_spec(), out / "fpga")
     print()
@@ -150,7 +150,7 @@ def _demo(args) -> None:
     print(f"demo finished in {time.perf_counter() - t_start:.0f} s")
 
 
-def _demo_plot(rows, best, st, path: Path) -> None:
+def _demo_plot(rows, best, st, path: Path, note: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -179,6 +179,8 @@ def _demo_plot(rows, best, st, path: Path) -> None:
     ax.set_xlabel("adversary AUC of s from hidden bits (0.5 = invariant)")
     ax.set_ylabel("label ROC AUC on s=1")
     ax.legend(fontsize=8)
+    if note:
+        fig.suptitle(f"sqnn demo ({note}; reference: 50k rows, 3 seeds)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
