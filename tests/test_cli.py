@@ -98,3 +98,21 @@ def test_load_showers_and_csv_errors(tmp_path):
     p.write_text("a,b,y\n1,x,0\n")
     with pytest.raises(ValueError, match="numeric"):
         load_csv(p, label="y", domain=None)
+
+
+def test_demo_small_end_to_end(tmp_path, capsys, monkeypatch):
+    import training.metrics as metrics
+
+    real = metrics.adversary_auc
+    monkeypatch.setattr(metrics, "adversary_auc", lambda codes, s, **kw: real(codes, s, max_iter=20))
+    out = tmp_path / "out"
+    code = main(["demo", "--rows", "800", "--epochs", "2", "--gammas", "0,1", "--out", str(out), "--quiet"])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "subsample: 800 training and 800 test rows" in text
+    for name in ("SQNN γ=0", "SQNN γ=1", "GradRev λ=1"):
+        assert name in text
+    files = {p.name for p in out.iterdir()}
+    assert {"SQNN_gamma0.npz", "SQNN_gamma1.npz", "GradRev_lambda1.npz", "sqnn_demo.png"} <= files
+    assert (out / "sqnn_demo.png").stat().st_size > 10000
+    SQNNClassifier.load(out / "SQNN_gamma1.npz")
