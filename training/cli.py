@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="train γ = 0, γ > 0 and gradient reversal on the embedded data")
     demo.add_argument("--out", default="sqnn_out", help="output folder (default sqnn_out)")
-    demo.add_argument("--gammas", default="0,0.3,1", help="comma-separated γ values (default 0,0.3,1)")
+    demo.add_argument("--gammas", default="0,0.5,1", help="comma-separated γ values (default 0,0.5,1)")
     demo.add_argument("--strength", type=float, default=1.0, help="gradient reversal λ (default 1)")
     demo.add_argument("--rows", type=int, default=25000,
                       help="training and test rows to subsample (default 25000; 0 = full 50k/50k protocol)")
@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--domain", default=None, help="domain column (integers), optional")
     train.add_argument("--unlabelled-domain", type=int, default=None,
                        help="treat rows of this domain as unlabelled (y = -1)")
-    train.add_argument("--gamma", type=float, default=1.0, help="weight of the I(T;S) penalty (default 1)")
+    train.add_argument("--gamma", type=float, default=0.5, help="weight of the I(T;S) penalty (default 0.5)")
     train.add_argument("--mi", default=None, choices=["per_neuron", "joint", "conditional", "grouped"],
                        help="I(T;S) estimator (default: SQNNClassifier's)")
     train.add_argument("--hidden", default="64,64", help="hidden layer sizes (default 64,64)")
