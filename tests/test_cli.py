@@ -116,3 +116,30 @@ def test_demo_small_end_to_end(tmp_path, capsys, monkeypatch):
     assert {"SQNN_gamma0.npz", "SQNN_gamma1.npz", "GradRev_lambda1.npz", "sqnn_demo.png"} <= files
     assert (out / "sqnn_demo.png").stat().st_size > 10000
     SQNNClassifier.load(out / "SQNN_gamma1.npz")
+
+
+def test_help_lists_every_subcommand(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    for command in ("demo", "train", "predict", "export-fpga", "sweep", "bench"):
+        assert command in out
+
+
+def test_bench_hands_options_to_the_report(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--help"])
+    assert exc.value.code == 0
+    assert "--quick" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["predict", "missing.npz", "in.csv", "--out", "o.parquet"], "model file not found"),
+        (["sweep", "--data", "missing.csv", "--quick"], "missing.csv"),
+    ],
+)
+def test_predict_and_sweep_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, match):
+    monkeypatch.chdir(tmp_path)
+    line = _one_line_error(capsys, main(argv))
+    assert match in line

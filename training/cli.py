@@ -1,8 +1,9 @@
 """Command line ``sqnn``: one clear line on error, never a traceback.
 
 Subcommands: ``demo`` (train γ = 0, γ > 0 and gradient reversal on the embedded data and compare them),
-``train`` (fit an SQNNClassifier on a CSV file), ``export-fpga`` (write the FPGA project of a saved model).
-``bench`` is registered by the benchmarks package when available (see :func:`_add_bench`).
+``train`` (fit an SQNNClassifier on a CSV file), ``predict`` (score a CSV/Parquet/ROOT file in chunks),
+``export-fpga`` (write the FPGA project of a saved model), ``sweep`` (the accuracy–invariance front) and
+``bench`` (``benchmarks/report.py`` of a source checkout).
 """
 
 from __future__ import annotations
@@ -229,19 +230,30 @@ def _export_fpga(args) -> None:
     print(f"FPGA project for {args.model} ({spec.widths}) written to {path or args.out}")
 
 
-def _add_bench(sub) -> None:
-    """Register ``sqnn bench`` if the benchmarks package provides ``add_cli(subparsers)``."""
-    try:
-        from benchmarks import add_cli  # type: ignore[attr-defined]
-    except Exception:
-        return
-    add_cli(sub)
+def _bench(args) -> None:
+    """``sqnn bench``: the benchmark report of a source checkout (``benchmarks/`` beside the packages)."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "report.py").is_file():
+        raise CLIError(f"sqnn bench needs a source checkout with benchmarks/ (not found under {root})")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from benchmarks.report import main as report_main
+
+    status = report_main(list(args.options))
+    if status:
+        raise CLIError(f"benchmark report failed with status {status}")
+
+
+def _sweep(args) -> None:
+    from .sweep import run
+
+    run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``sqnn`` argument parser."""
     parser = argparse.ArgumentParser(prog="sqnn", description="Stochastically Quantized Neural Networks")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,train,export-fpga,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,train,predict,export-fpga,sweep,bench}")
 
     demo = sub.add_parser("demo", help="train γ = 0, γ > 0 and gradient reversal on the embedded data")
     demo.add_argument("--out", default="sqnn_out", help="output folder (default sqnn_out)")
@@ -275,15 +287,31 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", default="sqnn_fpga", help="output folder (default sqnn_fpga)")
     export.set_defaults(func=_export_fpga)
 
-    _add_bench(sub)
+    from .streaming import add_predict_parser
+
+    add_predict_parser(sub)
+
+    from .sweep import add_arguments as add_sweep_arguments
+
+    sweep = sub.add_parser("sweep", help="accuracy–invariance front: SQNN γ grid, MLP, gradient reversal")
+    add_sweep_arguments(sweep)
+    sweep.set_defaults(func=_sweep)
+
+    bench = sub.add_parser("bench", help="benchmark report: kernels vs numpy/BLAS at 1 and 2 threads",
+                           add_help=False)
+    bench.set_defaults(func=_bench, options=[])  # main() hands every later argument to benchmarks.report
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sqnn`` console script; returns the exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        if argv[:1] == ["bench"]:  # options belong to benchmarks.report (--quick, -k, --suite, --out, ...)
+            args = argparse.Namespace(command="bench", func=_bench, options=argv[1:])
+        else:
+            args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed its one-line usage error
         return int(exc.code or 0)
     if not getattr(args, "func", None):
