@@ -65,3 +65,31 @@ def check_s(s, n: int, name: str = "s") -> np.ndarray:
             f"{name} must hold integer categories in 0..255, got range [{arr.min()}, {arr.max()}]"
         )
     return arr
+
+
+def check_fit_targets(y: np.ndarray, s, s_checked: np.ndarray, weight_name: str, weight: float) -> None:
+    """Reject fits that cannot mean anything: one label class, or an I(T;S) penalty with one domain.
+
+    ``s`` is the user's argument (``None`` = no domain information), ``s_checked`` its validated form.
+    """
+    import warnings
+
+    classes = np.unique(y[y >= 0])
+    if classes.size < 2:
+        raise ValueError(
+            f"the labelled rows of y hold only class {int(classes[0])}; "
+            "fitting needs labelled rows of both 0 and 1"
+        )
+    if weight > 0:
+        if s is None:
+            warnings.warn(
+                f"{weight_name}={weight:g} asks for invariance to s but no s was given, so it has no effect; "
+                f"pass s (domain per row) or {weight_name}=0",
+                UserWarning,
+                stacklevel=3,
+            )
+        elif np.unique(s_checked).size < 2:
+            raise ValueError(
+                f"s holds one domain only ({int(s_checked[0])}); invariance to s ({weight_name}={weight:g}) "
+                f"needs rows of at least two domains; pass {weight_name}=0 to train without it"
+            )

@@ -19,7 +19,7 @@ import itertools
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ._validation import check_s, check_x, check_y
+from ._validation import check_fit_targets, check_s, check_x, check_y
 from .autograd import Tensor, _sigmoid
 from .classifier import SQNNClassifier, _single_threaded, stratified_batches
 from .losses import bce_with_logits
@@ -48,6 +48,7 @@ class MLPBaseline(ClassifierMixin, BaseEstimator):
         """Fit on labelled rows of ``X``; returns self."""
         X = check_x(X)
         y = check_y(y, len(X))
+        check_fit_targets(y, s, check_s(s, len(X)), "gamma", 0.0)
         s = check_s(s, len(X))
         hidden = tuple(int(h) for h in (self.hidden if np.ndim(self.hidden) else (self.hidden,)))
         if not hidden or min(hidden) < 1:
@@ -147,6 +148,11 @@ class GradientReversalClassifier(SQNNClassifier):
         self.strength = strength
         self.adversary_hidden = adversary_hidden
         self.adversary_lr_scale = adversary_lr_scale
+
+    def _invariance_weight(self) -> tuple[str, float]:
+        if float(self.gamma) > 0:
+            return "gamma", float(self.gamma)
+        return "strength", float(self.strength)
 
     def _extra_init(self, rng: np.random.Generator) -> list[Tensor]:
         if not np.isfinite(self.strength) or self.strength < 0:

@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 import sqnn_kernels as sk
 
-from ._validation import check_s, check_x, check_y
+from ._validation import check_fit_targets, check_s, check_x, check_y
 from .autograd import Tensor, _sigmoid
 from .layers import activation, bits_to_pm1, encode_pm1, fit_edges, fold_thresholds, pack_sign
 from .losses import MAX_JOINT_NEURONS, MI_KINDS, bce_with_logits, layer_mi
@@ -140,6 +140,10 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     # -- parameter checks ---------------------------------------------------------------------------------
+    def _invariance_weight(self) -> tuple[str, float]:
+        """(name, value) of the parameter that makes the fit depend on S; 0 means S is not used."""
+        return "gamma", float(self.gamma)
+
     def _check_params(self) -> tuple[int, ...]:
         hidden = tuple(self.hidden) if np.ndim(self.hidden) else (self.hidden,)
         if len(hidden) == 0 or any(not isinstance(h, (int, np.integer)) or h < 1 for h in hidden):
@@ -235,9 +239,11 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
         X = check_x(X)
         n = X.shape[0]
         y = check_y(y, n)
+        s_given = s
         s = check_s(s, n)
         if n < 2:
             raise ValueError(f"X needs at least 2 rows to fit, got {n}")
+        check_fit_targets(y, s_given, s, *self._invariance_weight())
         if self.mi == "conditional" and self.gamma > 0:
             lab = y >= 0
             if np.unique(s[lab]).size < 2:
