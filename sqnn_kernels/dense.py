@@ -15,10 +15,55 @@ import functools
 import numpy as np
 from numba import prange
 
-from ._jit import dual, popcount
-from .validation import check_packed, check_width
+from ._jit import dual, jit, popcount
+from .validation import check_int32_vector, check_packed, check_width
 
 SPECIALISED_WORDS = 16  # widths up to 1024 bits get a kernel with the word count fixed at compile time
+
+
+@jit(inline="always")
+def _tile_dots(xp, wp, r0, j, nw, k):
+    """±1 dot products of rows r0..r0+3 with neurons j, j+1: the 4 x 2 register tile.
+
+    The six rows of words stream through the loop once; the eight popcount sums stay in registers.
+    Returns (d00, d01, d10, d11, d20, d21, d30, d31) with d_qc the dot of row r0+q and neuron j+c.
+    """
+    a00 = np.uint64(0)
+    a01 = np.uint64(0)
+    a10 = np.uint64(0)
+    a11 = np.uint64(0)
+    a20 = np.uint64(0)
+    a21 = np.uint64(0)
+    a30 = np.uint64(0)
+    a31 = np.uint64(0)
+    for w in range(nw):
+        w0 = wp[j, w]
+        w1 = wp[j + 1, w]
+        x0 = xp[r0, w]
+        x1 = xp[r0 + 1, w]
+        x2 = xp[r0 + 2, w]
+        x3 = xp[r0 + 3, w]
+        a00 += popcount(x0 ^ w0)
+        a01 += popcount(x0 ^ w1)
+        a10 += popcount(x1 ^ w0)
+        a11 += popcount(x1 ^ w1)
+        a20 += popcount(x2 ^ w0)
+        a21 += popcount(x2 ^ w1)
+        a30 += popcount(x3 ^ w0)
+        a31 += popcount(x3 ^ w1)
+    return (
+        k - 2 * np.int64(a00), k - 2 * np.int64(a01), k - 2 * np.int64(a10), k - 2 * np.int64(a11),
+        k - 2 * np.int64(a20), k - 2 * np.int64(a21), k - 2 * np.int64(a30), k - 2 * np.int64(a31),
+    )
+
+
+@jit(inline="always")
+def _row_dot(xp, wp, r, j, nw, k):
+    """±1 dot product of row r with neuron j (the edges of the tiled loops)."""
+    acc = np.uint64(0)
+    for w in range(nw):
+        acc += popcount(xp[r, w] ^ wp[j, w])
+    return k - 2 * np.int64(acc)
 
 
 @functools.cache
@@ -31,49 +76,18 @@ def _kernels(W: int):
         n = xp.shape[0]
         m = wp.shape[0]
         m2 = m - (m % 2)
-        nblocks = (n + 3) // 4
-        for b in prange(nblocks):
+        for b in prange((n + 3) // 4):
             r0 = b * 4
             full = r0 + 4 <= n
             if full:
                 for j in range(0, m2, 2):
-                    a00 = np.uint64(0)
-                    a01 = np.uint64(0)
-                    a10 = np.uint64(0)
-                    a11 = np.uint64(0)
-                    a20 = np.uint64(0)
-                    a21 = np.uint64(0)
-                    a30 = np.uint64(0)
-                    a31 = np.uint64(0)
-                    for w in range(nw):
-                        w0 = wp[j, w]
-                        w1 = wp[j + 1, w]
-                        x0 = xp[r0, w]
-                        x1 = xp[r0 + 1, w]
-                        x2 = xp[r0 + 2, w]
-                        x3 = xp[r0 + 3, w]
-                        a00 += popcount(x0 ^ w0)
-                        a01 += popcount(x0 ^ w1)
-                        a10 += popcount(x1 ^ w0)
-                        a11 += popcount(x1 ^ w1)
-                        a20 += popcount(x2 ^ w0)
-                        a21 += popcount(x2 ^ w1)
-                        a30 += popcount(x3 ^ w0)
-                        a31 += popcount(x3 ^ w1)
-                    out[r0, j] = np.int32(k - 2 * np.int64(a00))
-                    out[r0, j + 1] = np.int32(k - 2 * np.int64(a01))
-                    out[r0 + 1, j] = np.int32(k - 2 * np.int64(a10))
-                    out[r0 + 1, j + 1] = np.int32(k - 2 * np.int64(a11))
-                    out[r0 + 2, j] = np.int32(k - 2 * np.int64(a20))
-                    out[r0 + 2, j + 1] = np.int32(k - 2 * np.int64(a21))
-                    out[r0 + 3, j] = np.int32(k - 2 * np.int64(a30))
-                    out[r0 + 3, j + 1] = np.int32(k - 2 * np.int64(a31))
+                    d = _tile_dots(xp, wp, r0, j, nw, k)
+                    for q in range(4):
+                        out[r0 + q, j] = np.int32(d[2 * q])
+                        out[r0 + q, j + 1] = np.int32(d[2 * q + 1])
             for r in range(r0, min(r0 + 4, n)):
                 for j in range(m2 if full else 0, m):
-                    acc = np.uint64(0)
-                    for w in range(nw):
-                        acc += popcount(xp[r, w] ^ wp[j, w])
-                    out[r, j] = np.int32(k - 2 * np.int64(acc))
+                    out[r, j] = np.int32(_row_dot(xp, wp, r, j, nw, k))
 
     @dual
     def threshold_kernel(xp, wp, k, thresholds, out):
@@ -81,59 +95,25 @@ def _kernels(W: int):
         n = xp.shape[0]
         m = wp.shape[0]
         m2 = m - (m % 2)
-        nblocks = (n + 3) // 4
         one = np.uint64(1)
-        for b in prange(nblocks):
+        for b in prange((n + 3) // 4):
             r0 = b * 4
             full = r0 + 4 <= n
             if full:
                 for j in range(0, m2, 2):
-                    a00 = np.uint64(0)
-                    a01 = np.uint64(0)
-                    a10 = np.uint64(0)
-                    a11 = np.uint64(0)
-                    a20 = np.uint64(0)
-                    a21 = np.uint64(0)
-                    a30 = np.uint64(0)
-                    a31 = np.uint64(0)
-                    for w in range(nw):
-                        w0 = wp[j, w]
-                        w1 = wp[j + 1, w]
-                        x0 = xp[r0, w]
-                        x1 = xp[r0 + 1, w]
-                        x2 = xp[r0 + 2, w]
-                        x3 = xp[r0 + 3, w]
-                        a00 += popcount(x0 ^ w0)
-                        a01 += popcount(x0 ^ w1)
-                        a10 += popcount(x1 ^ w0)
-                        a11 += popcount(x1 ^ w1)
-                        a20 += popcount(x2 ^ w0)
-                        a21 += popcount(x2 ^ w1)
-                        a30 += popcount(x3 ^ w0)
-                        a31 += popcount(x3 ^ w1)
+                    d00, d01, d10, d11, d20, d21, d30, d31 = _tile_dots(xp, wp, r0, j, nw, k)
                     t0 = thresholds[j]
                     t1 = thresholds[j + 1]
-                    word = j >> 6
+                    word = j >> 6  # j is even, so neurons j and j + 1 share a word
                     s0 = np.uint64(j & 63)
                     s1 = np.uint64((j + 1) & 63)
-                    out[r0, word] |= (np.uint64(k - 2 * np.int64(a00) >= t0) << s0) | (
-                        np.uint64(k - 2 * np.int64(a01) >= t1) << s1
-                    )
-                    out[r0 + 1, word] |= (np.uint64(k - 2 * np.int64(a10) >= t0) << s0) | (
-                        np.uint64(k - 2 * np.int64(a11) >= t1) << s1
-                    )
-                    out[r0 + 2, word] |= (np.uint64(k - 2 * np.int64(a20) >= t0) << s0) | (
-                        np.uint64(k - 2 * np.int64(a21) >= t1) << s1
-                    )
-                    out[r0 + 3, word] |= (np.uint64(k - 2 * np.int64(a30) >= t0) << s0) | (
-                        np.uint64(k - 2 * np.int64(a31) >= t1) << s1
-                    )
+                    out[r0, word] |= (np.uint64(d00 >= t0) << s0) | (np.uint64(d01 >= t1) << s1)
+                    out[r0 + 1, word] |= (np.uint64(d10 >= t0) << s0) | (np.uint64(d11 >= t1) << s1)
+                    out[r0 + 2, word] |= (np.uint64(d20 >= t0) << s0) | (np.uint64(d21 >= t1) << s1)
+                    out[r0 + 3, word] |= (np.uint64(d30 >= t0) << s0) | (np.uint64(d31 >= t1) << s1)
             for r in range(r0, min(r0 + 4, n)):
                 for j in range(m2 if full else 0, m):
-                    acc = np.uint64(0)
-                    for w in range(nw):
-                        acc += popcount(xp[r, w] ^ wp[j, w])
-                    if k - 2 * np.int64(acc) >= thresholds[j]:
+                    if _row_dot(xp, wp, r, j, nw, k) >= thresholds[j]:
                         out[r, j >> 6] |= one << np.uint64(j & 63)
 
     return dot_kernel, threshold_kernel
@@ -177,25 +157,13 @@ def xnor_popcount_dense(xp, wp, k: int) -> np.ndarray:
     return out
 
 
-def check_thresholds(thresholds, m: int, name: str = "thresholds") -> np.ndarray:
-    """int32 (m,) thresholds, one per neuron."""
-    t = np.asarray(thresholds)
-    if t.ndim != 1 or t.shape[0] != m:
-        raise ValueError(f"{name} must have shape ({m},), one per neuron of wp, got {t.shape}")
-    if not np.issubdtype(t.dtype, np.integer):
-        raise TypeError(f"{name} must be integers (dot products are integers), got dtype {t.dtype}")
-    if t.size and (t.min() < np.iinfo(np.int32).min or t.max() > np.iinfo(np.int32).max):
-        raise ValueError(f"{name} must fit in int32")
-    return np.ascontiguousarray(t, dtype=np.int32)
-
-
 def binary_dense_threshold(xp, wp, k: int, thresholds) -> np.ndarray:
     """Fused binary layer: ``bit_ij = [k - 2 popcount(xp_i XOR wp_j) >= thresholds_j]``.
 
     Returns packed uint64 (n, ceil(m/64)) with padding bits 0; the int32 dot products are never stored.
     """
     xp, wp, k = _check_pair(xp, wp, k)
-    t = check_thresholds(thresholds, wp.shape[0])
+    t = check_int32_vector(thresholds, wp.shape[0], "thresholds")
     out = np.zeros((xp.shape[0], (wp.shape[0] + 63) // 64), dtype=np.uint64)
     if xp.shape[0]:
         work = xp.shape[0] * wp.shape[0] * xp.shape[1]

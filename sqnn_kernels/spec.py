@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .validation import words_for
+from .validation import check_int32_vector, words_for
 
 FORMAT_VERSION = 1
 _MAGIC = "sqnn.BinaryNetSpec"
@@ -39,17 +39,6 @@ def _check_packed_matrix(w, k: int, what: str) -> np.ndarray:
     return np.ascontiguousarray(w)
 
 
-def _check_int_vector(v, m: int, what: str) -> np.ndarray:
-    v = np.asarray(v)
-    if v.ndim != 1 or v.shape[0] != m:
-        raise ValueError(f"{what} must have shape ({m},), one per neuron, got {v.shape}")
-    if not np.issubdtype(v.dtype, np.integer):
-        raise TypeError(f"{what} must be integers, got dtype {v.dtype}")
-    if v.size and (v.min() < np.iinfo(np.int32).min or v.max() > np.iinfo(np.int32).max):
-        raise ValueError(f"{what} must fit in int32")
-    return np.ascontiguousarray(v, dtype=np.int32)
-
-
 @dataclass(frozen=True)
 class HiddenLayer:
     """Binary layer: ``bit_j = [Σ_i (±1 x_i)(±1 w_ji) >= thresholds_j]``; weights packed (m, ceil(k/64))."""
@@ -64,7 +53,7 @@ class HiddenLayer:
         object.__setattr__(self, "k", int(self.k))
         w = _check_packed_matrix(self.weights, self.k, "hidden layer")
         object.__setattr__(self, "weights", w)
-        object.__setattr__(self, "thresholds", _check_int_vector(self.thresholds, w.shape[0], "thresholds"))
+        object.__setattr__(self, "thresholds", check_int32_vector(self.thresholds, w.shape[0], "thresholds"))
 
     @property
     def m(self) -> int:
@@ -88,7 +77,7 @@ class OutputLayer:
         object.__setattr__(self, "k", int(self.k))
         w = _check_packed_matrix(self.weights, self.k, "output layer")
         object.__setattr__(self, "weights", w)
-        object.__setattr__(self, "bias", _check_int_vector(self.bias, w.shape[0], "bias"))
+        object.__setattr__(self, "bias", check_int32_vector(self.bias, w.shape[0], "bias"))
         for name in ("scale", "offset"):
             v = float(getattr(self, name))
             if not np.isfinite(v):

@@ -102,3 +102,15 @@ def check_seed(seed, name: str = "seed") -> int:
     if seed < 0 or seed >= 2**64:
         raise ValueError(f"{name} must be in [0, 2**64), got {seed}")
     return int(seed)
+
+
+def check_int32_vector(v, m: int, name: str) -> np.ndarray:
+    """int32 (m,) integers, one per neuron (thresholds, biases)."""
+    arr = np.asarray(v)
+    if arr.ndim != 1 or arr.shape[0] != m:
+        raise ValueError(f"{name} must have shape ({m},), one per neuron, got {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must be integers (dot products are integers), got dtype {arr.dtype}")
+    if arr.size and (arr.min() < np.iinfo(np.int32).min or arr.max() > np.iinfo(np.int32).max):
+        raise ValueError(f"{name} must fit in int32")
+    return np.ascontiguousarray(arr, dtype=np.int32)
