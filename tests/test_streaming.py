@@ -188,7 +188,9 @@ MEMORY_SCRIPT = textwrap.dedent("""
 
     mode, data, model, out = sys.argv[1:5]
     spec = load_spec(model)
-    spec.predict_proba(np.zeros((4, spec.n_features)))  # load the compiled kernel before the baseline
+    for dtype in (np.float32, np.float64):  # compile/load the serial and parallel kernels before the baseline
+        for rows in (4, 100_000):
+            spec.predict_proba(np.zeros((rows, spec.n_features), dtype))
     try:  # reset the peak (VmHWM) to the current RSS, so the compile/import peak does not hide the work's
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
