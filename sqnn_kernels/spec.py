@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .fileio import atomic_path
 from .validation import check_int32_vector, words_for
 
 FORMAT_VERSION = 1
@@ -235,18 +234,8 @@ def save_npz_atomic(path, arrays: dict[str, np.ndarray]) -> None:
         z.comment = b"\0" * _TRAILER
     data = bytearray(buf.getvalue())
     data[-_TRAILER:] = _DIGEST_TAG + hashlib.sha256(data[:-_TRAILER]).hexdigest().encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def load_npz_checked(path) -> dict[str, np.ndarray]:

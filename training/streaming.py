@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import sqnn_kernels as sk
+from sqnn_kernels.fileio import atomic_path
 
 from .tables import open_table, require, resolve_features, stack_features
 
@@ -208,13 +208,11 @@ def predict_file(model, input_path, out_path, chunk_size: int = DEFAULT_CHUNK_SI
 
     cols = output_columns(spec, proba)
     schema = pa.schema([(c, pa.int32() if c.startswith("score") else pa.float64()) for c in cols])
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    os.close(fd)
     n_rows = 0
     bar = tqdm(total=source.num_rows, unit="rows", unit_scale=True, disable=not progress, file=sys.stderr,
                desc=Path(input_path).name, dynamic_ncols=True)
     try:
-        with pq.ParquetWriter(tmp, schema, compression=compression) as writer:
+        with atomic_path(out_path) as tmp, pq.ParquetWriter(tmp, schema, compression=compression) as writer:
             for columns in source.iter_columns(names, chunk_size):
                 x = stack_features(columns, names)
                 del columns
@@ -225,13 +223,6 @@ def predict_file(model, input_path, out_path, chunk_size: int = DEFAULT_CHUNK_SI
                 writer.write_table(pa.table(result, schema=schema))
                 n_rows += len(x)
                 bar.update(len(x))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     finally:
         bar.close()
     return PredictionSummary(n_rows, time.perf_counter() - t0, out_path)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sqnn_kernels.fileio import atomic_path
+
 # the authors' hepinfo 0.1.4 (BinaryMI, TensorFlow) on the default data, same protocol: γ -> (AUC, adv, KS)
 REFERENCE_FRONT = {
     0.0: (0.859, 0.616, 0.048),
@@ -135,10 +137,9 @@ def plot_front(rows: list[dict], path: Path, title: str, reference: bool = True)
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,8 +187,7 @@ def run(args) -> int:
         results[label] = rows
         plot_front(rows, out / f"front_{label}.png", f"accuracy–invariance front: {label}",
                    reference=(label == "default" and not args.quick))
-    tmp = out / "front.json.tmp"
-    tmp.write_text(json.dumps(results, indent=2))
-    os.replace(tmp, out / "front.json")
+    with atomic_path(out / "front.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=2))
     print(f"\nwrote {out / 'front.json'} and front_*.png")
     return 0
