@@ -9,7 +9,8 @@ product of neuron j is
 with ``o_f`` the offset and ``n_f`` the edge count of feature f and ``w`` in ±1. Features are looked up in
 pairs, ``T2[p, c_{2p} (B + 1) + c_{2p+1}] = T[2p, c_{2p}] + T[2p+1, c_{2p+1}]``, when the pair table fits in
 the L2 cache, halving the additions. The accumulator lives on the stack (registers), in int16 when the
-input width allows. Later layers are XNOR-popcount on per-row packed words; the output adds its bias.
+input width allows. Later layers run neuron by neuron over the whole block of rows, XNOR-popcount
+vectorised across the rows (packed bits kept word-major, rows contiguous); the output adds its bias.
 
 Rows go through in blocks of 128 (``prange``); each row's result depends only on that row, so results are
 identical for any thread count or chunking. The kernel is specialised (compiled once, cached on disk) on
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import prange
 
-from ._jit import dual, jit, popcount, stack_array
+from ._jit import dual, popcount, stack_array
 from .bits import unpack_bits
 from .reference import to_pm1
 from .spec import BinaryNetSpec
@@ -118,16 +119,6 @@ def compile_net(spec: BinaryNetSpec) -> CompiledNet:
     )
 
 
-@jit(inline="always")
-def _pack_threshold(values, thresholds, m, h):
-    """h (packed) <- [values_j >= thresholds_j] for j < m."""
-    for wd in range((m + 63) // 64):
-        word = np.uint64(0)
-        for j in range(wd * 64, min(m, wd * 64 + 64)):
-            word |= np.uint64(values[j] >= thresholds[j]) << np.uint64(j - wd * 64)
-        h[wd] = word
-
-
 @functools.cache
 def _kernel(B: int, M1: int, ACC):
     """Kernel for ``B`` (padded) edges per feature, first-layer tables of ``M1`` columns of type ``ACC``."""
@@ -159,8 +150,10 @@ def _kernel(B: int, M1: int, ACC):
                     for r in range(BR):
                         counts[feat, r] += np.int32(xt[feat, r] >= e)
             acc = stack_array(M1, ACC)
-            h = np.zeros((max_m + 63) // 64, dtype=np.uint64)
-            dots = np.empty(max_m, dtype=np.int64)
+            words = (max_m + 63) // 64
+            h = np.zeros((words, BR), dtype=np.uint64)  # packed bits, word-major: rows contiguous
+            h2 = np.zeros((words, BR), dtype=np.uint64)
+            dot = np.empty(BR, dtype=np.int64)
             for r in range(nr):
                 for j in range(M1):
                     acc[j] = 0
@@ -178,27 +171,42 @@ def _kernel(B: int, M1: int, ACC):
                     for j in range(m1):
                         out[r0 + r, j] = np.int32(acc[j]) + bias[j]
                     continue
-                _pack_threshold(acc, t1, m1, h)
-                for li in range(n_later):
-                    k = ks[li]
-                    m = ms[li]
-                    kw = (k + 63) // 64
-                    w = weights[w_off[li] : w_off[li + 1]]
-                    if kw == 1:  # the common narrow case: one word per neuron, vectorised over neurons
-                        h0 = h[0]
-                        for j in range(m):
-                            dots[j] = k - 2 * np.int64(popcount(h0 ^ w[j]))
+                for wd in range((m1 + 63) // 64):
+                    word = np.uint64(0)
+                    for j in range(wd * 64, min(m1, wd * 64 + 64)):
+                        word |= np.uint64(acc[j] >= t1[j]) << np.uint64(j - wd * 64)
+                    h[wd, r] = word
+            if first_out:
+                continue
+            for li in range(n_later):  # later layers: neuron by neuron, vectorised across the block's rows
+                k = ks[li]
+                m = ms[li]
+                kw = (k + 63) // 64
+                base = w_off[li]
+                last = li == n_later - 1
+                if not last:
+                    h2[: (m + 63) // 64, :] = 0
+                for j in range(m):
+                    if kw == 1:
+                        wj = weights[base + j]
+                        for r in range(BR):
+                            dot[r] = k - 2 * np.int64(popcount(h[0, r] ^ wj))
                     else:
-                        for j in range(m):
-                            pc = np.uint64(0)
-                            for wd in range(kw):
-                                pc += popcount(h[wd] ^ w[j * kw + wd])
-                            dots[j] = k - 2 * np.int64(pc)
-                    if li == n_later - 1:
-                        for j in range(m):
-                            out[r0 + r, j] = np.int32(dots[j] + bias[j])
+                        dot[:] = k
+                        for wd in range(kw):
+                            wj = weights[base + j * kw + wd]
+                            for r in range(BR):
+                                dot[r] -= 2 * np.int64(popcount(h[wd, r] ^ wj))
+                    if last:
+                        for r in range(nr):
+                            out[r0 + r, j] = np.int32(dot[r] + bias[j])
                     else:
-                        _pack_threshold(dots, thr[t_off[li] : t_off[li + 1]], m, h)
+                        t = thr[t_off[li] + j]
+                        sh = np.uint64(j & 63)
+                        for r in range(BR):
+                            h2[j >> 6, r] |= np.uint64(dot[r] >= t) << sh
+                if not last:
+                    h, h2 = h2, h
         return bad
 
     return kernel
