@@ -12,7 +12,7 @@ the L2 cache, halving the additions. The accumulator lives on the stack (registe
 input width allows. Later layers run neuron by neuron over the whole block of rows, XNOR-popcount
 vectorised across the rows (packed bits kept word-major, rows contiguous); the output adds its bias.
 
-Rows go through in blocks of 128 (``prange``); each row's result depends only on that row, so results are
+Rows go through in blocks of 64 (``prange``); each row's result depends only on that row, so results are
 identical for any thread count or chunking. The kernel is specialised (compiled once, cached on disk) on
 the edge count rounded up to a power of two >= 8, the first layer's width rounded up to a multiple of 64
 and the accumulator type (int16 or int32), so a handful of variants serve all models.
@@ -31,7 +31,7 @@ from .bits import unpack_bits
 from .reference import to_pm1
 from .spec import BinaryNetSpec
 
-ROWS_PER_BLOCK = 128
+ROWS_PER_BLOCK = 64
 PAIR_TABLE_BYTES = 1 << 20  # pair features when the pair table fits in ~1 MiB (L2)
 
 
