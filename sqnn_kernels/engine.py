@@ -70,6 +70,14 @@ def _single_tables(spec: BinaryNetSpec, b_max: int) -> np.ndarray:
     return table
 
 
+def _padded_thresholds(spec: BinaryNetSpec, m1: int) -> np.ndarray:
+    """First-layer thresholds padded to a multiple of 64 with a value no dot product reaches (bit 0)."""
+    t = np.full(m1 + (-m1 % 64), np.iinfo(np.int32).max, dtype=np.int32)
+    if spec.layers:
+        t[:m1] = spec.layers[0].thresholds
+    return t
+
+
 def compile_net(spec: BinaryNetSpec) -> CompiledNet:
     """Build the lookup tables and the flat weight layout of ``spec`` (done once per model)."""
     b_max = max(8, 1 << (max(e.size for e in spec.edges) - 1).bit_length())  # few kernel variants
@@ -101,7 +109,7 @@ def compile_net(spec: BinaryNetSpec) -> CompiledNet:
         table=np.ascontiguousarray(table.astype(dtype)),
         paired=bool(paired),
         m1=int(m1),
-        first_thresholds=spec.layers[0].thresholds if spec.layers else np.zeros(m1, np.int32),
+        first_thresholds=_padded_thresholds(spec, m1),
         weights=np.concatenate([lay.weights.ravel() for lay in later]) if later else np.zeros(0, np.uint64),
         w_offsets=w_offsets,
         ks=np.array([layer.k for layer in later], dtype=np.int64),
@@ -171,10 +179,10 @@ def _kernel(B: int, M1: int, ACC):
                     for j in range(m1):
                         out[r0 + r, j] = np.int32(acc[j]) + bias[j]
                     continue
-                for wd in range((m1 + 63) // 64):
+                for wd in range(M1 // 64):  # whole words: padded thresholds give 0 bits past m1
                     word = np.uint64(0)
-                    for j in range(wd * 64, min(m1, wd * 64 + 64)):
-                        word |= np.uint64(acc[j] >= t1[j]) << np.uint64(j - wd * 64)
+                    for j in range(64):
+                        word |= np.uint64(acc[wd * 64 + j] >= t1[wd * 64 + j]) << np.uint64(j)
                     h[wd, r] = word
             if first_out:
                 continue
