@@ -1,8 +1,11 @@
-"""Project-wide numba options and the one popcount intrinsic.
+"""Project-wide numba options and the two small LLVM intrinsics the kernels need.
 
 All kernels are compiled for the host CPU (numba's default ``-march=native``) and cached on disk.
 ``popcount`` lowers to LLVM's ``llvm.ctpop.i64``; inside a loop over contiguous words LLVM vectorises it
-(``vpopcntq`` on AVX-512 VPOPCNTDQ, a nibble-LUT ``vpshufb`` sequence on AVX2).
+(``vpopcntq`` on AVX-512 VPOPCNTDQ, a nibble-LUT ``vpshufb`` sequence on AVX2). ``ge_mask64`` compares 64
+integers at once and returns the 64 answers as the bits of one word, written in portable LLVM vector IR
+(``<64 x i16>`` compare, bitcast ``<64 x i1>`` to ``i64``): ``vpcmpw`` + ``kunpck`` on AVX-512, ``vpcmpgtw`` +
+``vpmovmskb`` on AVX2. Both have pure-Python stand-ins under ``NUMBA_DISABLE_JIT=1``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import types as types_module
 
 import numba as nb
+from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -82,14 +86,17 @@ popcount = _popcount_python if nb.config.DISABLE_JIT else _popcount_intrinsic
 
 @intrinsic
 def stack_empty(typingctx, size, dtype):
-    """Uninitialised buffer of ``size`` elements on the stack (``alloca`` in the function's entry block).
+    """Uninitialised buffer of ``size`` elements on the stack (``alloca`` in the function's entry block),
+    aligned to 64 bytes.
 
     Use with a compile-time constant size through ``numba.carray(stack_empty(n, np.int16), (n,))``: LLVM can
     keep such a small buffer in vector registers, which a heap array (``np.empty``) never is.
     """
     def codegen(context, builder, signature, args):
         ty = context.get_value_type(dtype.dtype)
-        return cgutils.alloca_once(builder, ty, size=args[0])
+        ptr = cgutils.alloca_once(builder, ty, size=args[0])
+        ptr.align = 64  # whole cache lines: vector loads never split, whatever the stack pointer is
+        return ptr
 
     return types.CPointer(dtype.dtype)(types.int64, dtype), codegen
 
@@ -108,3 +115,35 @@ else:
     def stack_array(n, dtype):
         """``n`` uninitialised elements of ``dtype`` on the caller's stack (inlined; n compile-time)."""
         return nb.carray(stack_empty(n, dtype), (n,))
+
+
+@intrinsic
+def _ge_mask64_intrinsic(typingctx, a, ia, b, ib):
+    """uint64 with bit j = ``a[ia + j] >= b[ib + j]`` (signed), j < 64: one 64-lane vector compare."""
+    ok = (isinstance(a, types.Array) and isinstance(b, types.Array) and a.dtype == b.dtype
+          and isinstance(a.dtype, types.Integer) and a.layout == "C" and b.layout == "C")
+    if not ok:
+        return None
+
+    def codegen(context, builder, signature, args):
+        vty = ir.VectorType(context.get_value_type(a.dtype), 64)
+
+        def load64(arr, arrty, start):
+            data = cgutils.create_struct_proxy(arrty)(context, builder, value=arr).data
+            return builder.load(builder.bitcast(builder.gep(data, [start]), vty.as_pointer()), align=1)
+
+        lanes = builder.icmp_signed(">=", load64(args[0], a, args[1]), load64(args[2], b, args[3]))
+        return builder.bitcast(lanes, ir.IntType(64))
+
+    return types.uint64(a, ia, b, ib), codegen
+
+
+def _ge_mask64_python(a, ia, b, ib) -> int:
+    """Pure-Python ``ge_mask64`` used when ``NUMBA_DISABLE_JIT=1``."""
+    return sum(1 << j for j in range(64) if a[ia + j] >= b[ib + j])
+
+
+ge_mask64 = _ge_mask64_python if nb.config.DISABLE_JIT else _ge_mask64_intrinsic
+"""``ge_mask64(a, ia, b, ib)``: bits ``a[ia + j] >= b[ib + j]``, j < 64, as one uint64. ``a`` and ``b``: same
+integer dtype, C-contiguous; the caller guarantees 64 readable elements from ``ia`` and ``ib`` (a raw vector
+load, no bounds check)."""

@@ -1,21 +1,36 @@
 """Fused end-to-end inference: float features -> integer scores, no unpacked intermediates.
 
 The first binary layer reads a thermometer code, so it is a table lookup. With ``c_f`` the number of edges
-of feature f that ``x_f`` reaches (its thermometer bits are +1 for ``b < c_f`` and −1 after), the ±1 dot
-product of neuron j is
+of feature f that ``x_f`` reaches (its thermometer bits are +1 for ``b < c_f`` and −1 after), ``n_f`` its
+edge count and ``N = Σ_f n_f`` the layer's input width, the ±1 dot product of neuron j is
 
-    dot_j = Σ_f T[f, c_f, j],   T[f, c, j] = Σ_{b < c} w_{j, o_f + b} − Σ_{c <= b < n_f} w_{j, o_f + b}
+    dot_j = 2 U_j − N,    U_j = Σ_f u[f, c_f, j],
+    u[f, c, j] = #{b < c : w_{j,f,b} = +1} + #{b >= c : w_{j,f,b} = −1}
 
-with ``o_f`` the offset and ``n_f`` the edge count of feature f and ``w`` in ±1. Features are looked up in
-pairs, ``T2[p, c_{2p} (B + 1) + c_{2p+1}] = T[2p, c_{2p}] + T[2p+1, c_{2p+1}]``, when the pair table fits in
-the L2 cache, halving the additions. The accumulator lives on the stack (registers), in int16 when the
-input width allows. Later layers run neuron by neuron over the whole block of rows, XNOR-popcount
-vectorised across the rows (packed bits kept word-major, rows contiguous); the output adds its bias.
+(``u`` counts the agreeing bits, 0 <= u <= n_f, so it fits a byte). Features go in pairs ``(p, p + H)``,
+``H = ceil(F / 2)``: one row of the pair table ``u2[p, c_p (B + 1) + c_{p+H}] = u[p, c_p] + u[p+H, c_{p+H}]``
+serves two features, and the pair tables of a trigger-sized net fit the L2 cache. Byte rows are added in
+uint8, in two independent chains of as many pairs as cannot overflow (``⌊255 / (2B)⌋`` each), then widened
+into an int16 accumulator, and
+``dot_j >= t_j  ⇔  U_j >= ⌈(t_j + N) / 2⌉``, so 64 neurons become one word with a single vector compare
+(:func:`~sqnn_kernels._jit.ge_mask64`). Later layers are XNOR-popcount, vectorised across the neurons:
+``k − 2·popcount(h ⊕ w_j) >= t_j  ⇔  popcount(h ⊕ w_j) <= ⌊(k − t_j) / 2⌋``.
 
-Rows go through in blocks of 64 (``prange``); each row's result depends only on that row, so results are
-identical for any thread count or chunking. The kernel is specialised (compiled once, cached on disk) on
-the edge count rounded up to a power of two >= 8, the first layer's width rounded up to a multiple of 64
-and the accumulator type (int16 or int32), so a handful of variants serve all models.
+Rows go through in blocks of up to 64 (``prange``) and in three passes per block, so that each pass is a
+run of independent, vectorised rows the out-of-order core overlaps (one row at a time through all steps
+is latency-bound, 2-3x slower): (1) compare every feature of a row with its edges (features across the
+vector lanes, the edges of a lane unrolled) and write the pair-table offsets, (2) sum the table rows and
+pack the first layer, (3) the later layers, two rows at a time. Each row's result depends only on that
+row, so results are identical for any thread count or chunking. Stack buffers are 64-byte aligned: a
+vector that straddles two cache lines made the speed vary by 1.6x from one process to the next.
+
+Reads run a few values past each row (the vector of the last pair): rows near the end of the array go
+through a zero-padded copy (:func:`fused_scores`). float32 input is compared with float32 edges rounded up
+(``x >= e  ⇔  x >= ⌈e⌉_f32`` for every float32 ``x``), float64 input with the float64 edges: exact both ways.
+
+The kernel is specialised (compiled once, cached on disk) on the vector length of a row's features (a
+multiple of 8), the edge count rounded up to a power of two >= 8, pairing and the first layer's width
+rounded up to a multiple of 64; the later layers' shapes are runtime values (64 neurons per vector step).
 """
 
 from __future__ import annotations
@@ -26,100 +41,157 @@ from dataclasses import dataclass
 import numpy as np
 from numba import prange
 
-from ._jit import dual, popcount, stack_array
+from ._jit import dual, ge_mask64, jit, popcount, stack_array
 from .bits import unpack_bits
-from .reference import to_pm1
 from .spec import BinaryNetSpec
 
-ROWS_PER_BLOCK = 64
-PAIR_TABLE_BYTES = 1 << 20  # pair features when the pair table fits in ~1 MiB (L2)
+LANES = 8  # features are padded to a multiple of this many vector lanes
+MAX_EDGES = 64  # at most this many edges per feature (a pair's byte then stays <= 128)
+PAIR_TABLE_BYTES = 1 << 20  # pair the features when the pair tables fit in ~1 MiB (L2)
+MAX_LATER_WIDTH = 256  # later layers at most this wide run in the engine (4 words per row)
+OFFSET_STACK_BYTES = 8192  # per-block offsets kept on the stack: rows per block = this / (4 * lanes)
 
 
 @dataclass(frozen=True)
 class CompiledNet:
     """A :class:`BinaryNetSpec` rearranged once for the fused kernel."""
 
-    edges: np.ndarray  # float64 (F2, B) padded with +inf (never reached by finite x); F2 = F, or F + 1 paired
-    table: np.ndarray  # int16/int32 (P, C, m1): partial dot products per feature (pair) code
+    edges64: np.ndarray  # float64 (2, B, HP): edges of the first / second feature of each pair, +inf padded
+    edges32: np.ndarray  # float32 (2, B, HP): the same rounded up to float32 (exact for float32 input)
+    table: np.ndarray  # uint8 (HP * rows, M1): agreeing bits per pair (feature) code; zero padding pairs
     paired: bool
-    m1: int  # first layer's true width (the table is zero-padded to a multiple of 64 columns)
-    first_thresholds: np.ndarray  # int32 (m1,); unused when the first layer is the output layer
-    weights: np.ndarray  # uint64: later layers' packed weights, concatenated row-major
-    w_offsets: np.ndarray  # int64 (L + 1,)
-    ks: np.ndarray  # int64 (L,) input widths of the later layers
-    ms: np.ndarray  # int64 (L,) neurons of the later layers
-    thresholds: np.ndarray  # int32: later hidden layers' thresholds, concatenated
+    n_pairs: int  # H: pairs (paired) or features (not paired)
+    lanes: int  # HP: H rounded up to a multiple of LANES
+    n_bits: int  # N: thermometer bits = first layer's input width
+    first_thresholds: np.ndarray  # int16 (M1,): ⌈(t + N) / 2⌉ clipped to [0, N + 1]; N + 1 = never
+    weights: np.ndarray  # uint64: hidden layers after the first, word-major (kw, m rounded up to 64) each
+    w_offsets: np.ndarray  # int64 (L + 1,) where each of those L layers starts in weights / thresholds
+    ks: np.ndarray  # int64 (L,) their input widths
+    ms: np.ndarray  # int64 (L,) their widths rounded up to 64
+    thresholds: np.ndarray  # int64: ⌊(k − t) / 2⌋ per neuron (bit = popcount <= this), -1 for padding
     t_offsets: np.ndarray  # int64 (L + 1,)
+    out_weights: np.ndarray  # uint64 (n_out, kw) output layer (unused when the first layer is the output)
+    out_k: int
     bias: np.ndarray  # int32 (n_out,)
     n_features: int
     n_out: int
     first_is_output: bool
 
+    @property
+    def read_width(self) -> int:
+        """Values the kernel reads from the start of a row (>= n_features)."""
+        return self.n_pairs + self.lanes if self.paired else self.lanes
 
-def _single_tables(spec: BinaryNetSpec, b_max: int) -> np.ndarray:
+
+def supports(spec: BinaryNetSpec) -> bool:
+    """Whether the fused engine runs ``spec``: <= 64 edges per feature, later layers <= 256 wide,
+    first layer narrower than 2^15 inputs. Other nets take the layered path (same results)."""
+    later = [*spec.layers[1:], spec.output] if spec.layers else []
+    m1 = (spec.layers[0] if spec.layers else spec.output).weights.shape[0]
+    table_bytes = spec.n_features * (MAX_EDGES + 1) * (m1 + 64)  # unpaired worst case, fits uint32 offsets
+    return (max(e.size for e in spec.edges) <= MAX_EDGES and spec.n_inputs < 2**15 - 1
+            and table_bytes < 2**31 and all(layer.k <= MAX_LATER_WIDTH for layer in later))
+
+
+def _agreement_tables(spec: BinaryNetSpec, b_max: int) -> np.ndarray:
+    """int64 (F, B + 1, m1): u[f, c, j] = bits of feature f's code c that agree with neuron j's weights."""
     first = spec.layers[0] if spec.layers else spec.output
-    w1 = to_pm1(unpack_bits(first.weights, first.k))  # (m1, K)
+    w1 = unpack_bits(first.weights, first.k).astype(np.int64)  # (m1, N) of {0, 1}
     table = np.zeros((spec.n_features, b_max + 1, w1.shape[0]), dtype=np.int64)
     offset = 0
     for f, e in enumerate(spec.edges):
         block = w1[:, offset : offset + e.size]
         for c in range(e.size + 1):
-            table[f, c] = block[:, :c].sum(axis=1) - block[:, c:].sum(axis=1)
-        table[f, e.size + 1 :] = table[f, e.size]  # unreachable codes (padded +inf edges)
+            table[f, c] = block[:, :c].sum(axis=1) + (1 - block[:, c:]).sum(axis=1)
+        table[f, e.size + 1 :] = table[f, e.size]  # codes no finite x reaches (padded +inf edges)
         offset += e.size
     return table
 
 
-def _padded_thresholds(spec: BinaryNetSpec, m1: int) -> np.ndarray:
-    """First-layer thresholds padded to a multiple of 64 with a value no dot product reaches (bit 0)."""
-    t = np.full(m1 + (-m1 % 64), np.iinfo(np.int32).max, dtype=np.int32)
-    if spec.layers:
-        t[:m1] = spec.layers[0].thresholds
-    return t
+def _aligned(a: np.ndarray, align: int = 64) -> np.ndarray:
+    """Copy of ``a`` whose data starts on an ``align``-byte boundary (table rows = whole cache lines)."""
+    buf = np.empty(a.nbytes + align, dtype=np.uint8)
+    start = -buf.ctypes.data % align
+    out = buf[start : start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def _edge_lanes(spec: BinaryNetSpec, b_max: int, h: int, hp: int, paired: bool) -> np.ndarray:
+    """float64 (2, B, HP): lane p holds the edges of feature p (and p + H when paired), +inf elsewhere."""
+    lanes = np.full((2, b_max, hp), np.inf)
+    for f, e in enumerate(spec.edges):
+        half, lane = (f // h, f % h) if paired else (0, f)
+        lanes[half, : e.size, lane] = e
+    return lanes
+
+
+def _round_up_f32(e: np.ndarray) -> np.ndarray:
+    """Smallest float32 >= e, elementwise (so ``x >= e  ⇔  x >= result`` for every float32 x)."""
+    with np.errstate(over="ignore"):  # edges beyond the float32 range become ±inf: still exact
+        r = e.astype(np.float32)
+    low = r.astype(np.float64) < e
+    r[low] = np.nextafter(r[low], np.float32(np.inf))
+    return r
 
 
 def compile_net(spec: BinaryNetSpec) -> CompiledNet:
     """Build the lookup tables and the flat weight layout of ``spec`` (done once per model)."""
-    b_max = max(8, 1 << (max(e.size for e in spec.edges) - 1).bit_length())  # few kernel variants
-    single = _single_tables(spec, b_max)  # (F, B + 1, m1)
-    f, c1, m1 = single.shape
-    dtype = np.int16 if spec.n_inputs < 2**15 else np.int32
-    paired = f > 1 and (f + 1) // 2 * c1 * c1 * m1 * np.dtype(dtype).itemsize <= PAIR_TABLE_BYTES
-    edges = np.full((f + (f % 2 if paired else 0), b_max), np.inf)
-    for i, e in enumerate(spec.edges):
-        edges[i, : e.size] = e
+    if not supports(spec):
+        raise ValueError("the fused engine does not support this network (see engine.supports)")
+    b_max = max(8, 1 << (max(e.size for e in spec.edges) - 1).bit_length())
+    u = _agreement_tables(spec, b_max)  # (F, C, m1)
+    f, c1, m1 = u.shape
+    m1p = m1 + (-m1 % 64)
+    h2 = (f + 1) // 2
+    paired = f > 1 and h2 * c1 * c1 * m1p <= PAIR_TABLE_BYTES
     if paired:
         if f % 2:
-            single = np.concatenate([single, np.zeros((1, c1, m1), dtype=single.dtype)])
-        table = (single[0::2, :, None, :] + single[1::2, None, :, :]).reshape(-1, c1 * c1, m1)
+            u = np.concatenate([u, np.zeros((1, c1, m1), dtype=u.dtype)])
+        table = (u[:h2, :, None, :] + u[h2:, None, :, :]).reshape(h2 * c1 * c1, m1)
+        h = h2
     else:
-        table = single
-    pad = -m1 % 64
-    table = np.concatenate([table, np.zeros((*table.shape[:2], pad), dtype=table.dtype)], axis=2)
-    later = [*spec.layers[1:], spec.output] if spec.layers else []
-    w_offsets = np.zeros(len(later) + 1, dtype=np.int64)
-    w_offsets[1:] = np.cumsum([layer.weights.size for layer in later], dtype=np.int64)
-    hidden_later = spec.layers[1:]
-    t_offsets = np.zeros(len(later) + 1, dtype=np.int64)
-    for i, layer in enumerate(hidden_later):
-        t_offsets[i + 1] = t_offsets[i] + layer.m
-    t_offsets[len(hidden_later) + 1 :] = t_offsets[len(hidden_later)]
+        table = u.reshape(f * c1, m1)
+        h = f
+    hp = h + (-h % LANES)
+    rows_per_pair = table.shape[0] // h
+    table = np.pad(table, ((0, (hp - h) * rows_per_pair), (0, m1p - m1)))  # padding pairs: zero rows
+    n_bits = spec.n_inputs
+    thresholds = np.full(m1p, n_bits + 1, dtype=np.int64)  # padding neurons: never set
+    if spec.layers:
+        t = spec.layers[0].thresholds.astype(np.int64)
+        thresholds[:m1] = np.clip(-((-(t + n_bits)) // 2), 0, n_bits + 1)
+    ws, ts = [], []
+    for layer in spec.layers[1:]:  # word-major, neurons padded to 64 (threshold -1: bit never set)
+        mp = layer.m + (-layer.m % 64)
+        wt = np.zeros((layer.weights.shape[1], mp), dtype=np.uint64)
+        wt[:, : layer.m] = layer.weights.T
+        ws.append(wt.ravel())
+        tl = np.full(mp, -1, dtype=np.int64)
+        tl[: layer.m] = (layer.k - layer.thresholds.astype(np.int64)) // 2
+        ts.append(tl)
+    w_offsets = np.zeros(len(ws) + 1, dtype=np.int64)
+    w_offsets[1:] = np.cumsum([w.size for w in ws], dtype=np.int64)
+    t_offsets = np.zeros(len(ts) + 1, dtype=np.int64)
+    t_offsets[1:] = np.cumsum([t.size for t in ts], dtype=np.int64)
+    edges = _edge_lanes(spec, b_max, h, hp, paired)
     return CompiledNet(
-        edges=edges,
-        table=np.ascontiguousarray(table.astype(dtype)),
+        edges64=edges,
+        edges32=_round_up_f32(edges),
+        table=_aligned(table.astype(np.uint8)),
         paired=bool(paired),
-        m1=int(m1),
-        first_thresholds=_padded_thresholds(spec, m1),
-        weights=np.concatenate([lay.weights.ravel() for lay in later]) if later else np.zeros(0, np.uint64),
+        n_pairs=int(h),
+        lanes=int(hp),
+        n_bits=int(n_bits),
+        first_thresholds=thresholds.astype(np.int16),
+        weights=np.concatenate(ws) if ws else np.zeros(0, np.uint64),
         w_offsets=w_offsets,
-        ks=np.array([layer.k for layer in later], dtype=np.int64),
-        ms=np.array([layer.weights.shape[0] for layer in later], dtype=np.int64),
-        thresholds=(
-            np.concatenate([layer.thresholds for layer in hidden_later])
-            if hidden_later
-            else np.zeros(0, np.int32)
-        ),
+        ks=np.array([layer.k for layer in spec.layers[1:]], dtype=np.int64),
+        ms=np.array([t.size for t in ts], dtype=np.int64),
+        thresholds=np.concatenate(ts) if ts else np.zeros(0, np.int64),
         t_offsets=t_offsets,
+        out_weights=np.ascontiguousarray(spec.output.weights),
+        out_k=int(spec.output.k),
         bias=spec.output.bias,
         n_features=f,
         n_out=spec.output.n_out,
@@ -128,93 +200,123 @@ def compile_net(spec: BinaryNetSpec) -> CompiledNet:
 
 
 @functools.cache
-def _kernel(B: int, M1: int, ACC):
-    """Kernel for ``B`` (padded) edges per feature, first-layer tables of ``M1`` columns of type ``ACC``."""
-    BR = ROWS_PER_BLOCK
+def _kernel(HP: int, B: int, PAIRED: bool, M1: int):
+    """Kernel for HP feature lanes, B (padded) edges and M1 first-layer neurons (a multiple of 64)."""
+    C = B + 1  # codes of one feature
+    C2 = C if PAIRED else 1  # codes of the second feature of a pair
+    ROW = M1  # table row length (bytes)
+    PAIR = C * C2 * ROW  # table bytes per pair (feature)
+    GROUP = 255 // (2 * B if PAIRED else B)  # byte rows summed in uint8 before widening
+    GROUP2 = 2 * GROUP  # two chains of GROUP rows each
+    RB = max(8, min(64, OFFSET_STACK_BYTES // (4 * HP)) // 8 * 8)  # rows per block (even: pass 3 pairs)
+    OFFS = RB * HP  # stack sizes must be closure constants (alloca in the entry block)
+    W1 = M1 // 64
+    WMAX = max(W1, MAX_LATER_WIDTH // 64)
+    W2 = 2 * WMAX
+    HB = RB * W2
+
+    @jit
+    def block(xf, F, r0, r1, H, ea, eb, table, t1, n_bits, weights, w_off, ks, ms, thr, t_off, ow, ok, bias,
+              first_out, out):
+        offs = stack_array(OFFS, np.uint32)
+        acc8 = stack_array(M1, np.uint8)
+        acc8b = stack_array(M1, np.uint8)
+        acc = stack_array(M1, np.int16)  # U <= N < 2^15 - 1 (see supports)
+        h = stack_array(HB, np.uint64)  # packed hidden layers, row i at i * W2: two slots, ping-pong
+        dot = stack_array(64, np.int64)
+        dot2 = stack_array(64, np.int64)
+        nr = r1 - r0
+        bad = 0
+        for i in range(nr):  # pass 1: table offsets; features across the vector lanes
+            start = (r0 + i) * F
+            xa = xf[start : start + HP]
+            o = offs[i * HP : i * HP + HP]
+            if PAIRED:
+                xb = xf[start + H : start + H + HP]
+                for p in range(HP):
+                    va = xa[p]
+                    vb = xb[p]
+                    bad += np.int32(not (np.abs(va) < np.inf)) + np.int32(not (np.abs(vb) < np.inf))
+                    ca = np.int32(0)
+                    cb = np.int32(0)
+                    for b in range(B):
+                        ca += np.int32(va >= ea[b, p])
+                        cb += np.int32(vb >= eb[b, p])
+                    o[p] = np.uint32(p * PAIR + (ca * C2 + cb) * ROW)
+            else:
+                for p in range(HP):
+                    va = xa[p]
+                    bad += np.int32(not (np.abs(va) < np.inf))
+                    ca = np.int32(0)
+                    for b in range(B):
+                        ca += np.int32(va >= ea[b, p])
+                    o[p] = np.uint32(p * PAIR + ca * ROW)
+        n_later = ks.shape[0]
+        kw_out = (ok + 63) // 64
+        for i in range(nr):  # pass 2: sum of table rows, then the later layers, row by row
+            o = offs[i * HP : i * HP + HP]
+            for j in range(M1):
+                acc[j] = 0
+            for g in range(0, HP, GROUP2):
+                for j in range(M1):
+                    acc8[j] = 0
+                    acc8b[j] = 0
+                for p in range(g, min(HP, g + GROUP2), 2):  # two independent chains (HP is even)
+                    row = np.uint64(o[p])
+                    row2 = np.uint64(o[p + 1])
+                    for j in range(M1):
+                        acc8[j] += table[row + np.uint64(j)]
+                        acc8b[j] += table[row2 + np.uint64(j)]
+                for j in range(M1):
+                    acc[j] += acc8[j]
+                    acc[j] += acc8b[j]
+            if first_out:
+                for j in range(bias.shape[0]):
+                    out[r0 + i, j] = np.int32(2 * np.int64(acc[j]) - n_bits + bias[j])
+                continue
+            for wd in range(W1):  # first hidden layer: one compare per 64 neurons
+                h[i * W2 + wd] = ge_mask64(acc, wd * 64, t1, wd * 64)
+        if first_out:
+            return bad
+        for i in range(0, nr, 2):  # pass 3: later layers, two rows at a time, 64 neurons per vector op
+            ha = h[i * W2 : i * W2 + W2]
+            hb = h[i * W2 + W2 : i * W2 + 2 * W2]  # row i + 1 (uninitialised when i + 1 == nr: unused)
+            cur = 0
+            for li in range(n_later):
+                kw = (ks[li] + 63) // 64
+                mp = ms[li]
+                for c in range(mp // 64):
+                    for j in range(64):
+                        dot[j] = 0
+                        dot2[j] = 0
+                    for wd in range(kw):
+                        wa = ha[cur + wd]
+                        wb = hb[cur + wd]
+                        base = np.uint64(w_off[li] + wd * mp + c * 64)
+                        for j in range(64):
+                            w = weights[base + np.uint64(j)]
+                            dot[j] += np.int64(popcount(wa ^ w))
+                            dot2[j] += np.int64(popcount(wb ^ w))
+                    ha[WMAX - cur + c] = ge_mask64(thr, t_off[li] + c * 64, dot, 0)
+                    hb[WMAX - cur + c] = ge_mask64(thr, t_off[li] + c * 64, dot2, 0)
+                cur = WMAX - cur
+            for r in range(min(2, nr - i)):  # output layer: k − 2 popcount + bias
+                hr = ha if r == 0 else hb
+                for j in range(bias.shape[0]):
+                    d = np.int64(0)
+                    for wd in range(kw_out):
+                        d += np.int64(popcount(hr[cur + wd] ^ ow[j, wd]))
+                    out[r0 + i + r, j] = np.int32(ok - 2 * d + bias[j])
+        return bad
 
     @dual
-    def kernel(x, edges, table, paired, m1, t1, weights, w_off, ks, ms, thr, t_off, bias, first_out, out):
-        n, f = x.shape
-        f2 = edges.shape[0]
-        c1 = B + 1
-        n_later = ks.shape[0]
-        max_m = max(m1, ms.max() if n_later else 1)
+    def kernel(xf, F, n, H, ea, eb, table, t1, n_bits, weights, w_off, ks, ms, thr, t_off, ow, ok, bias,
+               first_out, out):
         bad = 0
-        for blk in prange((n + BR - 1) // BR):
-            r0 = blk * BR
-            nr = min(n, r0 + BR) - r0
-            xt = np.zeros((f2, BR))
-            nbad = 0
-            for r in range(nr):  # transpose the block: feature-major rows for vector compares
-                for feat in range(f):
-                    v = x[r0 + r, feat]
-                    nbad += not (np.abs(v) < np.inf)  # NaN or inf
-                    xt[feat, r] = v
-            bad += nbad
-            counts = np.zeros((f2, BR), dtype=np.int32)
-            for feat in range(f):  # thermometer code of each value = number of edges it reaches
-                for b in range(B):
-                    e = edges[feat, b]
-                    for r in range(BR):
-                        counts[feat, r] += np.int32(xt[feat, r] >= e)
-            acc = stack_array(M1, ACC)
-            words = (max_m + 63) // 64
-            h = np.zeros((words, BR), dtype=np.uint64)  # packed bits, word-major: rows contiguous
-            h2 = np.zeros((words, BR), dtype=np.uint64)
-            dot = np.empty(BR, dtype=np.int64)
-            for r in range(nr):
-                for j in range(M1):
-                    acc[j] = 0
-                if paired:
-                    for p in range(f2 // 2):
-                        row = table[p, counts[2 * p, r] * c1 + counts[2 * p + 1, r]]
-                        for j in range(M1):
-                            acc[j] += row[j]
-                else:
-                    for feat in range(f):
-                        row = table[feat, counts[feat, r]]
-                        for j in range(M1):
-                            acc[j] += row[j]
-                if first_out:
-                    for j in range(m1):
-                        out[r0 + r, j] = np.int32(acc[j]) + bias[j]
-                    continue
-                for wd in range(M1 // 64):  # whole words: padded thresholds give 0 bits past m1
-                    word = np.uint64(0)
-                    for j in range(64):
-                        word |= np.uint64(acc[wd * 64 + j] >= t1[wd * 64 + j]) << np.uint64(j)
-                    h[wd, r] = word
-            if first_out:
-                continue
-            for li in range(n_later):  # later layers: neuron by neuron, vectorised across the block's rows
-                k = ks[li]
-                m = ms[li]
-                kw = (k + 63) // 64
-                base = w_off[li]
-                last = li == n_later - 1
-                if not last:
-                    h2[: (m + 63) // 64, :] = 0
-                for j in range(m):
-                    if kw == 1:
-                        wj = weights[base + j]
-                        for r in range(BR):
-                            dot[r] = k - 2 * np.int64(popcount(h[0, r] ^ wj))
-                    else:
-                        dot[:] = k
-                        for wd in range(kw):
-                            wj = weights[base + j * kw + wd]
-                            for r in range(BR):
-                                dot[r] -= 2 * np.int64(popcount(h[wd, r] ^ wj))
-                    if last:
-                        for r in range(nr):
-                            out[r0 + r, j] = np.int32(dot[r] + bias[j])
-                    else:
-                        t = thr[t_off[li] + j]
-                        sh = np.uint64(j & 63)
-                        for r in range(BR):
-                            h2[j >> 6, r] |= np.uint64(dot[r] >= t) << sh
-                if not last:
-                    h, h2 = h2, h
+        for blk in prange((n + RB - 1) // RB):
+            r0 = blk * RB
+            bad += block(xf, F, r0, min(n, r0 + RB), H, ea, eb, table, t1, n_bits, weights, w_off, ks, ms,
+                         thr, t_off, ow, ok, bias, first_out, out)
         return bad
 
     return kernel
@@ -229,20 +331,38 @@ def compiled(spec: BinaryNetSpec) -> CompiledNet:
     return net
 
 
+def _run(net: CompiledNet, flat: np.ndarray, n: int, f: int, out: np.ndarray) -> int:
+    """Scores of the first ``n`` rows of the row-major ``flat`` values (``f`` per row) into ``out``.
+
+    ``flat`` must hold ``(n - 1) * f + read_width`` values: the last row's vector reads run past its end.
+    Returns the number of non-finite values seen (0 when all are finite).
+    """
+    kernel = _kernel(net.lanes, net.edges64.shape[1], net.paired, net.table.shape[1])
+    edges = net.edges32 if flat.dtype == np.float32 else net.edges64
+    work = n * (net.edges64.size + net.n_pairs * net.table.shape[1] + net.weights.size + net.out_weights.size)
+    return kernel(work, flat, f, n, net.n_pairs, edges[0], edges[1], net.table.reshape(-1),
+                  net.first_thresholds, net.n_bits, net.weights, net.w_offsets, net.ks, net.ms,
+                  net.thresholds, net.t_offsets, net.out_weights, net.out_k, net.bias, net.first_is_output,
+                  out)
+
+
 def fused_scores(net: CompiledNet, x: np.ndarray) -> np.ndarray:
     """Integer scores of a compiled net for a C-contiguous float32/float64 (n, f) array.
 
     Raises ``ValueError`` if ``x`` holds NaN or infinity (checked inside the kernel, no extra pass).
     """
-    out = np.empty((x.shape[0], net.n_out), dtype=np.int32)
-    if x.shape[0] == 0:
+    n, f = x.shape
+    out = np.empty((n, net.n_out), dtype=np.int32)
+    if n == 0:
         return out
-    kernel = _kernel(net.edges.shape[1], net.table.shape[2], net.table.dtype.type)
-    work = x.shape[0] * (net.edges.size + net.table.shape[0] * net.table.shape[2] + net.weights.size)
-    bad = kernel(
-        work, x, net.edges, net.table, net.paired, net.m1, net.first_thresholds, net.weights, net.w_offsets,
-        net.ks, net.ms, net.thresholds, net.t_offsets, net.bias, net.first_is_output, out,
-    )
+    over = max(0, net.read_width - f)  # values the last row's reads run past its end
+    safe = n - min(n, -(-over // f))  # rows whose reads stay inside x
+    bad = _run(net, x.reshape(-1), safe, f, out) if safe else 0
+    if safe < n:  # the last rows through a zero-padded copy
+        tail = np.zeros((n - safe) * f + over, dtype=x.dtype)
+        tail[: (n - safe) * f] = x[safe:].ravel()
+        bad += _run(net, tail, n - safe, f, out[safe:])
     if bad:
-        raise ValueError(f"x must be finite; it holds {bad} NaN/inf value(s)")
+        count = int(np.count_nonzero(~np.isfinite(x)))
+        raise ValueError(f"x must be finite; it holds {count} NaN/inf value(s)")
     return out

@@ -59,22 +59,19 @@ def forward(spec: BinaryNetSpec, x, *, chunk_size: int = DEFAULT_CHUNK):
     return scores, hidden
 
 
-FUSED_MAX_WIDTH = 256  # later layers wider than this run faster through the register-tiled dense kernels
-
-
 def predict_scores(spec: BinaryNetSpec, x, *, chunk_size: int = DEFAULT_CHUNK) -> np.ndarray:
     """Integer output scores ``dot + bias``, int32 (n, n_out); equals ``forward(spec, x)[0]`` exactly.
 
-    Narrow networks (every layer after the first at most 256 bits wide, the trigger-sized case) run in the
-    fused engine of :mod:`sqnn_kernels.engine`: float32/float64 features go straight to integer scores, the
-    thermometer layer is a per-feature table lookup and later layers are XNOR-popcount on per-row packed
-    words, so memory beyond the input and output is a few kB per thread. Wider networks go layer by layer
-    through the register-tiled dense kernels, ``chunk_size`` rows at a time (bounded memory as well).
+    Narrow networks (every layer after the first at most 256 bits wide, the trigger-sized case; see
+    :func:`sqnn_kernels.engine.supports`) run in the fused engine of :mod:`sqnn_kernels.engine`:
+    float32/float64 features go straight to integer scores, the thermometer layer is a pair-table lookup
+    and later layers are XNOR-popcount on per-row packed words, so memory beyond the input and output is a
+    few kB per thread. Wider networks go layer by layer through the register-tiled dense kernels,
+    ``chunk_size`` rows at a time (bounded memory as well).
     """
-    from .engine import compiled, fused_scores
+    from .engine import compiled, fused_scores, supports
 
-    later = [*spec.layers[1:], spec.output] if spec.layers else []
-    if all(layer.k <= FUSED_MAX_WIDTH for layer in later):
+    if supports(spec):
         xa = _check_input(spec, x, check_values=False)  # the kernel rejects NaN/inf itself
         return fused_scores(compiled(spec), xa)
     xa = _check_input(spec, x).astype(np.float64, copy=False)

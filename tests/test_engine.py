@@ -1,0 +1,83 @@
+"""The fused engine against the numpy twin: pairing, padding lanes, the zero-padded tail, float32 edges."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from spec_factory import random_spec
+from strategies import SEEDS
+
+import sqnn_kernels as sk
+from sqnn_kernels import engine
+from sqnn_kernels import reference as ref
+
+
+def _check(spec, x):
+    expected = ref.forward(spec, x)[0]
+    np.testing.assert_array_equal(sk.predict_scores(spec, x), expected)
+
+
+@given(f=st.sampled_from([1, 2, 3, 15, 16, 17, 45, 47]), n=st.sampled_from([1, 2, 3, 63, 64, 65, 130]),
+       hidden=st.sampled_from([(), (1,), (64,), (64, 64), (70, 3), (200, 256, 9)]),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=SEEDS)
+def test_engine_matches_twin_across_padding(f, n, hidden, dtype, seed):
+    rng = np.random.default_rng(seed)
+    spec = random_spec(rng, f, hidden, int(rng.integers(1, 4)))
+    assert engine.supports(spec)
+    _check(spec, rng.normal(size=(n, f)).astype(dtype))
+
+
+@pytest.mark.parametrize("max_bins", [1, 9, 33, 64])
+def test_engine_edge_counts_and_unpaired_tables(rng, max_bins):
+    """Up to 64 edges per feature; 64 edges make the pair tables too big for L2 (single-feature tables)."""
+    spec = random_spec(rng, 12, (20,), 2, max_bins=max_bins)
+    net = engine.compiled(spec)
+    assert net.paired == (max_bins < 64)
+    x = rng.normal(size=(300, 12)) * 1.5
+    _check(spec, x)
+    _check(spec, x.astype(np.float32))
+
+
+def test_nets_beyond_the_engine_take_the_layered_path(rng):
+    spec = random_spec(rng, 3, (10,), 1, max_bins=70)  # some feature may have > 64 edges
+    spec = sk.BinaryNetSpec([np.linspace(-2, 2, 65), *spec.edges[1:]], [], sk.OutputLayer(
+        sk.pack_bits(rng.integers(0, 2, (1, 65 + sum(e.size for e in spec.edges[1:]))).astype(bool)),
+        65 + sum(e.size for e in spec.edges[1:]), np.zeros(1, np.int32)))
+    assert not engine.supports(spec)
+    _check(spec, rng.normal(size=(50, 3)))
+
+
+def test_float32_edges_are_rounded_up_exactly():
+    """Edges between float32 numbers: x >= e must hold exactly as in float64 for every float32 x."""
+    e = np.array([np.float64(np.float32(0.1)) + 1e-12, -1e-30, 3.4e38 * 1.5, 1.0])  # above its float32
+    edges = [np.sort(e), np.array([0.5])]
+    k = e.size + 1
+    out = sk.OutputLayer(sk.pack_bits(np.ones((1, k), bool)), k, np.zeros(1, np.int32))
+    spec = sk.BinaryNetSpec(edges, [], out)
+    one, tenth = np.float32(1), np.float32(0.1)
+    vals = np.array([tenth, np.nextafter(tenth, one), -1e-30, 0, 3.4e38, one, np.nextafter(one, 0 * one)],
+                    dtype=np.float32)
+    x = np.stack([vals, np.full(vals.size, 0.5, np.float32)], axis=1)
+    _check(spec, x)
+
+
+@pytest.mark.parametrize("where", ["first", "last", "last_value"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_are_found_anywhere(rng, where, bad):
+    spec = random_spec(rng, 45, (64, 64), 1)
+    x = rng.normal(size=(1000, 45)).astype(np.float32)
+    row, col = {"first": (0, 0), "last": (999, 0), "last_value": (999, 44)}[where]
+    x[row, col] = bad
+    with pytest.raises(ValueError, match=r"x must be finite; it holds 1 NaN/inf"):
+        sk.predict_scores(spec, x)
+
+
+def test_values_past_a_row_do_not_leak_into_it(rng):
+    """Padding lanes read the next row's values (or the zero tail); +inf edges keep them out of the codes."""
+    spec = random_spec(rng, 3, (8,), 1)
+    x = rng.normal(size=(40, 3))
+    expected = ref.forward(spec, x)[0]
+    big = np.concatenate([x, np.full((1, 3), 1e300)])  # a huge next row
+    np.testing.assert_array_equal(sk.predict_scores(spec, big)[:40], expected)
+    for n in range(1, 8):  # every tail length
+        np.testing.assert_array_equal(sk.predict_scores(spec, x[:n]), expected[:n])
