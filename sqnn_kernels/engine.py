@@ -47,7 +47,8 @@ from .spec import BinaryNetSpec
 
 LANES = 8  # features are padded to a multiple of this many vector lanes
 MAX_EDGES = 64  # at most this many edges per feature (a pair's byte then stays <= 128)
-PAIR_TABLE_BYTES = 1 << 20  # pair the features when the pair tables fit in ~1 MiB (L2)
+TABLE_BYTES = 1 << 20  # the largest feature group (<= 3) whose tables fit in ~1 MiB (L2)
+MAX_GROUP = 2  # 3 features per lookup (a 750 kB table for 45x8 -> 64) measured 5 % slower
 MAX_LATER_WIDTH = 256  # later layers at most this wide run in the engine (4 words per row)
 OFFSET_STACK_BYTES = 8192  # per-block offsets kept on the stack: rows per block = this / (4 * lanes)
 
@@ -59,8 +60,8 @@ class CompiledNet:
     edges64: np.ndarray  # float64 (2, B, HP): edges of the first / second feature of each pair, +inf padded
     edges32: np.ndarray  # float32 (2, B, HP): the same rounded up to float32 (exact for float32 input)
     table: np.ndarray  # uint8 (HP * rows, M1): agreeing bits per pair (feature) code; zero padding pairs
-    paired: bool
-    n_pairs: int  # H: pairs (paired) or features (not paired)
+    group: int  # G: features per table lookup (1, 2 or 3)
+    n_pairs: int  # H = ceil(F / G): lookups per row; feature f sits in lane f % H, slot f // H
     lanes: int  # HP: H rounded up to a multiple of LANES
     n_bits: int  # N: thermometer bits = first layer's input width
     first_thresholds: np.ndarray  # int16 (M1,): ⌈(t + N) / 2⌉ clipped to [0, N + 1]; N + 1 = never
@@ -80,7 +81,7 @@ class CompiledNet:
     @property
     def read_width(self) -> int:
         """Values the kernel reads from the start of a row (>= n_features)."""
-        return self.n_pairs + self.lanes if self.paired else self.lanes
+        return (self.group - 1) * self.n_pairs + self.lanes
 
 
 def supports(spec: BinaryNetSpec) -> bool:
@@ -117,13 +118,25 @@ def _aligned(a: np.ndarray, align: int = 64) -> np.ndarray:
     return out
 
 
-def _edge_lanes(spec: BinaryNetSpec, b_max: int, h: int, hp: int, paired: bool) -> np.ndarray:
-    """float64 (2, B, HP): lane p holds the edges of feature p (and p + H when paired), +inf elsewhere."""
-    lanes = np.full((2, b_max, hp), np.inf)
+def _edge_lanes(spec: BinaryNetSpec, b_max: int, g: int, h: int, hp: int) -> np.ndarray:
+    """float64 (G, B, HP): slot s, lane p holds the edges of feature s·H + p, +inf elsewhere."""
+    lanes = np.full((g, b_max, hp), np.inf)
     for f, e in enumerate(spec.edges):
-        half, lane = (f // h, f % h) if paired else (0, f)
-        lanes[half, : e.size, lane] = e
+        lanes[f // h, : e.size, f % h] = e
     return lanes
+
+
+def _group_tables(u: np.ndarray, g: int) -> np.ndarray:
+    """(H·C^G, m1): row p·C^G + Σ_s c_s C^(G−1−s) = Σ_s u[s·H + p, c_s] (features past F add 0)."""
+    f, c1, m1 = u.shape
+    h = -(-f // g)
+    u = np.concatenate([u, np.zeros((g * h - f, c1, m1), dtype=u.dtype)])
+    table = np.zeros((h,) + (c1,) * g + (m1,), dtype=u.dtype)
+    for slot in range(g):
+        shape = [h] + [1] * g + [m1]
+        shape[1 + slot] = c1
+        table = table + u[slot * h : (slot + 1) * h].reshape(shape)
+    return table.reshape(h * c1**g, m1)
 
 
 def _round_up_f32(e: np.ndarray) -> np.ndarray:
@@ -143,19 +156,11 @@ def compile_net(spec: BinaryNetSpec) -> CompiledNet:
     u = _agreement_tables(spec, b_max)  # (F, C, m1)
     f, c1, m1 = u.shape
     m1p = m1 + (-m1 % 64)
-    h2 = (f + 1) // 2
-    paired = f > 1 and h2 * c1 * c1 * m1p <= PAIR_TABLE_BYTES
-    if paired:
-        if f % 2:
-            u = np.concatenate([u, np.zeros((1, c1, m1), dtype=u.dtype)])
-        table = (u[:h2, :, None, :] + u[h2:, None, :, :]).reshape(h2 * c1 * c1, m1)
-        h = h2
-    else:
-        table = u.reshape(f * c1, m1)
-        h = f
+    g = next(g for g in range(min(MAX_GROUP, f), 0, -1) if g == 1 or -(-f // g) * c1**g * m1p <= TABLE_BYTES)
+    h = -(-f // g)
     hp = h + (-h % LANES)
-    rows_per_pair = table.shape[0] // h
-    table = np.pad(table, ((0, (hp - h) * rows_per_pair), (0, m1p - m1)))  # padding pairs: zero rows
+    table = _group_tables(u, g)
+    table = np.pad(table, ((0, (hp - h) * c1**g), (0, m1p - m1)))  # padding lanes: zero rows
     n_bits = spec.n_inputs
     thresholds = np.full(m1p, n_bits + 1, dtype=np.int64)  # padding neurons: never set
     if spec.layers:
@@ -174,12 +179,12 @@ def compile_net(spec: BinaryNetSpec) -> CompiledNet:
     w_offsets[1:] = np.cumsum([w.size for w in ws], dtype=np.int64)
     t_offsets = np.zeros(len(ts) + 1, dtype=np.int64)
     t_offsets[1:] = np.cumsum([t.size for t in ts], dtype=np.int64)
-    edges = _edge_lanes(spec, b_max, h, hp, paired)
+    edges = _edge_lanes(spec, b_max, g, h, hp)
     return CompiledNet(
         edges64=edges,
         edges32=_round_up_f32(edges),
         table=_aligned(table.astype(np.uint8)),
-        paired=bool(paired),
+        group=int(g),
         n_pairs=int(h),
         lanes=int(hp),
         n_bits=int(n_bits),
@@ -200,13 +205,12 @@ def compile_net(spec: BinaryNetSpec) -> CompiledNet:
 
 
 @functools.cache
-def _kernel(HP: int, B: int, PAIRED: bool, M1: int):
-    """Kernel for HP feature lanes, B (padded) edges and M1 first-layer neurons (a multiple of 64)."""
+def _kernel(HP: int, B: int, G: int, M1: int):
+    """Kernel for HP lanes of G features, B (padded) edges and M1 first-layer neurons (a multiple of 64)."""
     C = B + 1  # codes of one feature
-    C2 = C if PAIRED else 1  # codes of the second feature of a pair
     ROW = M1  # table row length (bytes)
-    PAIR = C * C2 * ROW  # table bytes per pair (feature)
-    GROUP = 255 // (2 * B if PAIRED else B)  # byte rows summed in uint8 before widening
+    LANE = C**G * ROW  # table bytes per lane
+    GROUP = 255 // (G * B)  # byte rows summed in uint8 before widening
     GROUP2 = 2 * GROUP  # two chains of GROUP rows each
     RB = max(8, min(64, OFFSET_STACK_BYTES // (4 * HP)) // 8 * 8)  # rows per block (even: pass 3 pairs)
     OFFS = RB * HP  # stack sizes must be closure constants (alloca in the entry block)
@@ -216,7 +220,7 @@ def _kernel(HP: int, B: int, PAIRED: bool, M1: int):
     HB = RB * W2
 
     @jit
-    def block(xf, F, r0, r1, H, ea, eb, table, t1, n_bits, weights, w_off, ks, ms, thr, t_off, ow, ok, bias,
+    def block(xf, F, r0, r1, H, ea, table, t1, n_bits, weights, w_off, ks, ms, thr, t_off, ow, ok, bias,
               first_out, out):
         offs = stack_array(OFFS, np.uint32)
         acc8 = stack_array(M1, np.uint8)
@@ -231,26 +235,29 @@ def _kernel(HP: int, B: int, PAIRED: bool, M1: int):
             start = (r0 + i) * F
             xa = xf[start : start + HP]
             o = offs[i * HP : i * HP + HP]
-            if PAIRED:
-                xb = xf[start + H : start + H + HP]
-                for p in range(HP):
-                    va = xa[p]
+            xb = xf[start + H : start + H + HP] if G >= 2 else xa
+            xc = xf[start + 2 * H : start + 2 * H + HP] if G >= 3 else xa
+            for p in range(HP):
+                va = xa[p]
+                code = np.int32(0)
+                bad += np.int32(not (np.abs(va) < np.inf))
+                for b in range(B):
+                    code += np.int32(va >= ea[0, b, p])
+                if G >= 2:
                     vb = xb[p]
-                    bad += np.int32(not (np.abs(va) < np.inf)) + np.int32(not (np.abs(vb) < np.inf))
-                    ca = np.int32(0)
                     cb = np.int32(0)
+                    bad += np.int32(not (np.abs(vb) < np.inf))
                     for b in range(B):
-                        ca += np.int32(va >= ea[b, p])
-                        cb += np.int32(vb >= eb[b, p])
-                    o[p] = np.uint32(p * PAIR + (ca * C2 + cb) * ROW)
-            else:
-                for p in range(HP):
-                    va = xa[p]
-                    bad += np.int32(not (np.abs(va) < np.inf))
-                    ca = np.int32(0)
+                        cb += np.int32(vb >= ea[1, b, p])
+                    code = code * C + cb
+                if G >= 3:
+                    vc = xc[p]
+                    cc = np.int32(0)
+                    bad += np.int32(not (np.abs(vc) < np.inf))
                     for b in range(B):
-                        ca += np.int32(va >= ea[b, p])
-                    o[p] = np.uint32(p * PAIR + ca * ROW)
+                        cc += np.int32(vc >= ea[2, b, p])
+                    code = code * C + cc
+                o[p] = np.uint32(p * LANE + code * ROW)
         n_later = ks.shape[0]
         kw_out = (ok + 63) // 64
         for i in range(nr):  # pass 2: sum of table rows, then the later layers, row by row
@@ -310,12 +317,12 @@ def _kernel(HP: int, B: int, PAIRED: bool, M1: int):
         return bad
 
     @dual
-    def kernel(xf, F, n, H, ea, eb, table, t1, n_bits, weights, w_off, ks, ms, thr, t_off, ow, ok, bias,
+    def kernel(xf, F, n, H, ea, table, t1, n_bits, weights, w_off, ks, ms, thr, t_off, ow, ok, bias,
                first_out, out):
         bad = 0
         for blk in prange((n + RB - 1) // RB):
             r0 = blk * RB
-            bad += block(xf, F, r0, min(n, r0 + RB), H, ea, eb, table, t1, n_bits, weights, w_off, ks, ms,
+            bad += block(xf, F, r0, min(n, r0 + RB), H, ea, table, t1, n_bits, weights, w_off, ks, ms,
                          thr, t_off, ow, ok, bias, first_out, out)
         return bad
 
@@ -337,10 +344,10 @@ def _run(net: CompiledNet, flat: np.ndarray, n: int, f: int, out: np.ndarray) ->
     ``flat`` must hold ``(n - 1) * f + read_width`` values: the last row's vector reads run past its end.
     Returns the number of non-finite values seen (0 when all are finite).
     """
-    kernel = _kernel(net.lanes, net.edges64.shape[1], net.paired, net.table.shape[1])
+    kernel = _kernel(net.lanes, net.edges64.shape[1], net.group, net.table.shape[1])
     edges = net.edges32 if flat.dtype == np.float32 else net.edges64
     work = n * (net.edges64.size + net.n_pairs * net.table.shape[1] + net.weights.size + net.out_weights.size)
-    return kernel(work, flat, f, n, net.n_pairs, edges[0], edges[1], net.table.reshape(-1),
+    return kernel(work, flat, f, n, net.n_pairs, edges, net.table.reshape(-1),
                   net.first_thresholds, net.n_bits, net.weights, net.w_offsets, net.ks, net.ms,
                   net.thresholds, net.t_offsets, net.out_weights, net.out_k, net.bias, net.first_is_output,
                   out)

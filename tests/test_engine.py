@@ -32,7 +32,7 @@ def test_engine_edge_counts_and_unpaired_tables(rng, max_bins):
     """Up to 64 edges per feature; 64 edges make the pair tables too big for L2 (single-feature tables)."""
     spec = random_spec(rng, 12, (20,), 2, max_bins=max_bins)
     net = engine.compiled(spec)
-    assert net.paired == (max_bins < 64)
+    assert net.group == (2 if max_bins < 64 else 1)
     x = rng.normal(size=(300, 12)) * 1.5
     _check(spec, x)
     _check(spec, x.astype(np.float32))
@@ -81,3 +81,16 @@ def test_values_past_a_row_do_not_leak_into_it(rng):
     np.testing.assert_array_equal(sk.predict_scores(spec, big)[:40], expected)
     for n in range(1, 8):  # every tail length
         np.testing.assert_array_equal(sk.predict_scores(spec, x[:n]), expected[:n])
+
+
+@pytest.mark.parametrize("group", [1, 2, 3])
+def test_every_feature_grouping_is_exact(rng, monkeypatch, group):
+    """1, 2 or 3 features per lookup (the largest whose tables fit TABLE_BYTES; at most 2 by default)."""
+    monkeypatch.setattr(engine, "MAX_GROUP", group)
+    spec = random_spec(rng, 7, (40, 5), 2)
+    net = engine.compile_net(spec)
+    assert net.group == group and net.read_width == (group - 1) * net.n_pairs + net.lanes
+    x = rng.normal(size=(200, 7))
+    for xs in (x, x.astype(np.float32)):
+        got = engine.fused_scores(net, np.ascontiguousarray(xs))
+        np.testing.assert_array_equal(got, ref.forward(spec, xs)[0])
