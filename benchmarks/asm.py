@@ -29,8 +29,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 KEY = ("vpopcntq", "vpopcntd", "popcnt", "vpshufb", "vpsadbw", "vpxorq", "vpxord", "vpxor", "xor", "vpaddq",
-       "vpaddd", "vpaddw", "vpcmpgtw", "vpcmpnltw", "vpcmpgtq", "vcmpltpd", "vcmpnltpd", "vcmplepd",
-       "vpternlogq")
+       "vpaddd", "vpaddw", "vpaddb", "vpmovzxbw", "vpcmpgtw", "vpcmpnltw", "vpcmpgtq", "vpcmpleq", "kunpckdq",
+       "vpmovmskb", "vcmpltpd", "vcmpnltpd", "vcmplepd", "vcmpgepd", "vcmpleps", "vpternlogq")
 REGISTERS = ("zmm", "ymm", "xmm")
 _INSN = re.compile(r"^\s+([a-z][a-z0-9]*)\s*(.*)$")
 
@@ -102,8 +102,8 @@ def dense_asm(words: int) -> dict[str, str]:
             **_listings(f"binary_dense_threshold W={words}", threshold)}
 
 
-def engine_asm(hidden: tuple[int, ...] = (64, 64)) -> dict[str, str]:
-    """Compile the fused engine for a 45x8-hidden-1 network and return its assembly."""
+def engine_asm(dtype: str = "float32", hidden: tuple[int, ...] = (64, 64)) -> dict[str, str]:
+    """Compile the fused engine for a 45x8-hidden-1 network on ``dtype`` input; return its assembly."""
     import sqnn_kernels as sk
     from benchmarks.test_network import random_spec
     from sqnn_kernels import engine
@@ -111,10 +111,13 @@ def engine_asm(hidden: tuple[int, ...] = (64, 64)) -> dict[str, str]:
     rng = np.random.default_rng(0)
     spec = random_spec(rng, 45, 8, hidden)
     for n in (300, 100_000):  # serial and parallel builds
-        sk.predict_scores(spec, rng.standard_normal((n, 45)))
+        sk.predict_scores(spec, rng.standard_normal((n, 45)).astype(dtype))
     net = engine.compiled(spec)
-    kernel = engine._kernel(net.edges.shape[1], net.table.shape[2], net.table.dtype.type)
-    return _listings(f"engine 45x8-{'-'.join(map(str, hidden))}-1", kernel)
+    kernel = engine._kernel(net.lanes, net.edges64.shape[1], net.group, net.table.shape[1])
+    block = next(c.cell_contents for c in kernel.serial.py_func.__closure__
+                 if getattr(c.cell_contents, "__name__", "") == "block")
+    name = f"engine 45x8-{'-'.join(map(str, hidden))}-1 {dtype}"
+    return {**_listings(name, kernel), **_listings(name + " row block", block)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     info = cpu_info()
     target = f"LLVM CPU {args.cpu}" if args.cpu else "host CPU"
     print(f"CPU: {info['cpu']} | SIMD: {info['simd']} | code for the {target} | NUMBA_CACHE_DIR={_CACHE}")
-    listings = {**dense_asm(args.words), **engine_asm((64, 64)), **engine_asm((1024, 1024))}
+    listings = {**dense_asm(args.words), **engine_asm("float32")}
     if args.words <= 16:
         listings.update(dense_asm(64))  # 4096-bit rows
     for name, asm in listings.items():
