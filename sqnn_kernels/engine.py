@@ -19,7 +19,8 @@ into an int16 accumulator, and
 Rows go through in blocks of up to 64 (``prange``) and in three passes per block, so that each pass is a
 run of independent, vectorised rows the out-of-order core overlaps (one row at a time through all steps
 is latency-bound, 2-3x slower): (1) compare every feature of a row with its edges (features across the
-vector lanes, the edges of a lane unrolled) and write the pair-table offsets, (2) sum the table rows and
+vector lanes, the edges of a lane unrolled; explicit 32-bit vector IR, :func:`~sqnn_kernels._jit.lane_codes`,
+because a plain loop got 64-bit lanes on AVX2) and write the pair-table offsets, (2) sum the table rows and
 pack the first layer, (3) the later layers, two rows at a time. Each row's result depends only on that
 row, so results are identical for any thread count or chunking. Stack buffers are 64-byte aligned: a
 vector that straddles two cache lines made the speed vary by 1.6x from one process to the next.
@@ -41,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import prange
 
-from ._jit import dual, ge_mask64, jit, popcount, stack_array
+from ._jit import dual, ge_mask64, jit, lane_codes, popcount, stack_array
 from .bits import unpack_bits
 from .spec import BinaryNetSpec
 
@@ -223,6 +224,7 @@ def _kernel(HP: int, B: int, G: int, M1: int):
     def block(xf, F, r0, r1, H, ea, table, t1, n_bits, weights, w_off, ks, ms, thr, t_off, ow, ok, bias,
               first_out, out):
         offs = stack_array(OFFS, np.uint32)
+        seen = stack_array(HP, np.int32)  # non-finite values per lane
         acc8 = stack_array(M1, np.uint8)
         acc8b = stack_array(M1, np.uint8)
         acc = stack_array(M1, np.int16)  # U <= N < 2^15 - 1 (see supports)
@@ -231,33 +233,12 @@ def _kernel(HP: int, B: int, G: int, M1: int):
         dot2 = stack_array(64, np.int64)
         nr = r1 - r0
         bad = 0
-        for i in range(nr):  # pass 1: table offsets; features across the vector lanes
-            start = (r0 + i) * F
-            xa = xf[start : start + HP]
-            o = offs[i * HP : i * HP + HP]
-            xb = xf[start + H : start + H + HP] if G >= 2 else xa
-            xc = xf[start + 2 * H : start + 2 * H + HP] if G >= 3 else xa
-            for p in range(HP):
-                va = xa[p]
-                code = np.int32(0)
-                bad += np.int32(not (np.abs(va) < np.inf))
-                for b in range(B):
-                    code += np.int32(va >= ea[0, b, p])
-                if G >= 2:
-                    vb = xb[p]
-                    cb = np.int32(0)
-                    bad += np.int32(not (np.abs(vb) < np.inf))
-                    for b in range(B):
-                        cb += np.int32(vb >= ea[1, b, p])
-                    code = code * C + cb
-                if G >= 3:
-                    vc = xc[p]
-                    cc = np.int32(0)
-                    bad += np.int32(not (np.abs(vc) < np.inf))
-                    for b in range(B):
-                        cc += np.int32(vc >= ea[2, b, p])
-                    code = code * C + cc
-                o[p] = np.uint32(p * LANE + code * ROW)
+        for p in range(HP):
+            seen[p] = 0
+        for i in range(nr):  # pass 1: table offsets, features across the vector lanes (explicit vector IR)
+            lane_codes(xf, (r0 + i) * F, H, ea, offs[i * HP : i * HP + HP], seen, HP, G, B, LANE, ROW)
+        for p in range(HP):
+            bad += seen[p]
         n_later = ks.shape[0]
         kw_out = (ok + 63) // 64
         for i in range(nr):  # pass 2: sum of table rows, then the later layers, row by row
