@@ -34,6 +34,18 @@ def pjit(*args, **kwargs):
     return nb.njit(*args, **options)
 
 
+def target_has_vector_popcount() -> bool:
+    """Whether numba's target CPU has a vector popcount (AVX-512 VPOPCNTDQ): the host CPU, or the CPU named
+    by ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` when set (e.g. ``haswell`` to build AVX2 code)."""
+    if nb.config.CPU_NAME:
+        features = nb.config.CPU_FEATURES or ""
+    else:
+        import llvmlite.binding as llvm
+
+        features = llvm.get_host_cpu_features().flatten()
+    return "+avx512vpopcntdq" in features.split(",")
+
+
 PARALLEL_MIN_WORK = 1 << 20  # below ~1 ms of work, waking worker threads costs more than it saves
 
 

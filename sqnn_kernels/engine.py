@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import prange
 
-from ._jit import dual, ge_mask64, jit, lane_codes, popcount, stack_array
+from ._jit import dual, ge_mask64, jit, lane_codes, popcount, stack_array, target_has_vector_popcount
 from .bits import unpack_bits
 from .spec import BinaryNetSpec
 
@@ -51,6 +51,10 @@ MAX_EDGES = 64  # at most this many edges per feature (a pair's byte then stays 
 TABLE_BYTES = 1 << 20  # the largest feature group (<= 3) whose tables fit in ~1 MiB (L2)
 MAX_GROUP = 2  # 3 features per lookup (a 750 kB table for 45x8 -> 64) measured 5 % slower
 MAX_LATER_WIDTH = 256  # later layers at most this wide run in the engine (4 words per row)
+# A later hidden layer is a byte-table lookup (like the first layer) when its table fits LUT_BYTES, else
+# XNOR-popcount. With a vector popcount (AVX-512 VPOPCNTDQ) popcount is faster (45x8-64-64-1: 47 vs 55 ns per
+# row); with AVX2's nibble-table popcount the byte tables are (56 vs 65 ns per row).
+LUT_BYTES = 0 if target_has_vector_popcount() else 1 << 18
 OFFSET_STACK_BYTES = 8192  # per-block offsets kept on the stack: rows per block = this / (4 * lanes)
 
 
@@ -72,6 +76,9 @@ class CompiledNet:
     ms: np.ndarray  # int64 (L,) their widths rounded up to 64
     thresholds: np.ndarray  # int64: ⌊(k − t) / 2⌋ per neuron (bit = popcount <= this), -1 for padding
     t_offsets: np.ndarray  # int64 (L + 1,)
+    lut: np.ndarray  # uint8: byte tables of the layers that use them, (k/8, 256, m rounded up to 64) each
+    lut_offsets: np.ndarray  # int64 (L,): where a layer's byte table starts in lut, -1 = popcount path
+    agree_thresholds: np.ndarray  # int16, laid out as thresholds: ⌈(t + k) / 2⌉ agreeing bits, k + 1 = never
     out_weights: np.ndarray  # uint64 (n_out, kw) output layer (unused when the first layer is the output)
     out_k: int
     bias: np.ndarray  # int32 (n_out,)
@@ -108,6 +115,25 @@ def _agreement_tables(spec: BinaryNetSpec, b_max: int) -> np.ndarray:
         table[f, e.size + 1 :] = table[f, e.size]  # codes no finite x reaches (padded +inf edges)
         offset += e.size
     return table
+
+
+def _byte_tables(w_bits: np.ndarray, mp: int) -> np.ndarray:
+    """uint8 (kb, 256, mp): bits of input byte q (value v) that agree with neuron j's weights there.
+
+    ``w_bits``: {0, 1} (m, k); bits past k (the last byte's padding, always 0 in the input) never count.
+    """
+    m, k = w_bits.shape
+    kb = -(-k // 8)
+    wpad = np.zeros((mp, kb * 8), dtype=np.int64)
+    wpad[:m, :k] = w_bits
+    valid = (np.arange(kb * 8) < k).reshape(kb, 8)
+    vbits = (np.arange(256)[:, None] >> np.arange(8)) & 1  # (256, 8) bit i of byte value v
+    tables = np.empty((kb, 256, mp), dtype=np.uint8)
+    for q in range(kb):
+        wq = wpad[:, 8 * q : 8 * q + 8] * valid[q]
+        ones = vbits * valid[q]
+        tables[q] = ones @ wq.T + ((1 - vbits) * valid[q]) @ (valid[q] - wq).T
+    return tables
 
 
 def _aligned(a: np.ndarray, align: int = 64) -> np.ndarray:
@@ -167,15 +193,25 @@ def compile_net(spec: BinaryNetSpec) -> CompiledNet:
     if spec.layers:
         t = spec.layers[0].thresholds.astype(np.int64)
         thresholds[:m1] = np.clip(-((-(t + n_bits)) // 2), 0, n_bits + 1)
-    ws, ts = [], []
+    ws, ts, agree, luts, lut_offsets, lut_size = [], [], [], [], [], 0
     for layer in spec.layers[1:]:  # word-major, neurons padded to 64 (threshold -1: bit never set)
         mp = layer.m + (-layer.m % 64)
         wt = np.zeros((layer.weights.shape[1], mp), dtype=np.uint64)
         wt[:, : layer.m] = layer.weights.T
         ws.append(wt.ravel())
+        t = layer.thresholds.astype(np.int64)
         tl = np.full(mp, -1, dtype=np.int64)
-        tl[: layer.m] = (layer.k - layer.thresholds.astype(np.int64)) // 2
+        tl[: layer.m] = (layer.k - t) // 2
         ts.append(tl)
+        ta = np.full(mp, layer.k + 1, dtype=np.int64)
+        ta[: layer.m] = np.clip(-((-(t + layer.k)) // 2), 0, layer.k + 1)
+        agree.append(ta)
+        if -(-layer.k // 8) * 256 * mp <= LUT_BYTES:
+            luts.append(_byte_tables(unpack_bits(layer.weights, layer.k), mp).ravel())
+            lut_offsets.append(lut_size)
+            lut_size += luts[-1].size
+        else:
+            lut_offsets.append(-1)
     w_offsets = np.zeros(len(ws) + 1, dtype=np.int64)
     w_offsets[1:] = np.cumsum([w.size for w in ws], dtype=np.int64)
     t_offsets = np.zeros(len(ts) + 1, dtype=np.int64)
@@ -196,6 +232,9 @@ def compile_net(spec: BinaryNetSpec) -> CompiledNet:
         ms=np.array([t.size for t in ts], dtype=np.int64),
         thresholds=np.concatenate(ts) if ts else np.zeros(0, np.int64),
         t_offsets=t_offsets,
+        lut=_aligned(np.concatenate(luts) if luts else np.zeros(64, np.uint8)),
+        lut_offsets=np.array(lut_offsets, dtype=np.int64),
+        agree_thresholds=np.concatenate(agree).astype(np.int16) if agree else np.zeros(0, np.int16),
         out_weights=np.ascontiguousarray(spec.output.weights),
         out_k=int(spec.output.k),
         bias=spec.output.bias,
@@ -220,9 +259,33 @@ def _kernel(HP: int, B: int, G: int, M1: int):
     W2 = 2 * WMAX
     HB = RB * W2
 
+    @jit(inline="always")
+    def byte_layer(hr, cur, k, mp, lut, base, thr16, toff, acc8, acc8b, acc):
+        """One later hidden layer of one row by byte tables: hr[cur:] (k bits) -> hr[WMAX - cur:]."""
+        kb = (k + 7) // 8
+        for c in range(mp // 64):
+            for j in range(64):
+                acc8[j] = 0
+                acc8b[j] = 0
+            for q in range(0, kb, 2):  # two chains of <= 16 bytes: <= 128 agreeing bits each
+                va = (hr[cur + (q >> 3)] >> np.uint64((q & 7) * 8)) & np.uint64(255)
+                rowa = np.uint64(base + (q * 256 + np.int64(va)) * mp + c * 64)
+                if q + 1 < kb:
+                    vb = (hr[cur + ((q + 1) >> 3)] >> np.uint64(((q + 1) & 7) * 8)) & np.uint64(255)
+                    rowb = np.uint64(base + ((q + 1) * 256 + np.int64(vb)) * mp + c * 64)
+                    for j in range(64):
+                        acc8[j] += lut[rowa + np.uint64(j)]
+                        acc8b[j] += lut[rowb + np.uint64(j)]
+                else:
+                    for j in range(64):
+                        acc8[j] += lut[rowa + np.uint64(j)]
+            for j in range(64):
+                acc[j] = np.int16(acc8[j]) + np.int16(acc8b[j])
+            hr[WMAX - cur + c] = ge_mask64(acc, 0, thr16, toff + c * 64)
+
     @jit
-    def block(xf, F, r0, r1, H, ea, table, t1, n_bits, weights, w_off, ks, ms, thr, t_off, ow, ok, bias,
-              first_out, out):
+    def block(xf, F, r0, r1, H, ea, table, t1, n_bits, weights, w_off, ks, ms, thr, t_off, lut, lut_off,
+              thr16, ow, ok, bias, first_out, out):
         offs = stack_array(OFFS, np.uint32)
         seen = stack_array(HP, np.int32)  # non-finite values per lane
         acc8 = stack_array(M1, np.uint8)
@@ -273,6 +336,11 @@ def _kernel(HP: int, B: int, G: int, M1: int):
             for li in range(n_later):
                 kw = (ks[li] + 63) // 64
                 mp = ms[li]
+                if lut_off[li] >= 0:  # byte tables: agreeing bits summed like the first layer
+                    byte_layer(ha, cur, ks[li], mp, lut, lut_off[li], thr16, t_off[li], acc8, acc8b, acc)
+                    byte_layer(hb, cur, ks[li], mp, lut, lut_off[li], thr16, t_off[li], acc8, acc8b, acc)
+                    cur = WMAX - cur
+                    continue
                 for c in range(mp // 64):
                     for j in range(64):
                         dot[j] = 0
@@ -298,13 +366,13 @@ def _kernel(HP: int, B: int, G: int, M1: int):
         return bad
 
     @dual
-    def kernel(xf, F, n, H, ea, table, t1, n_bits, weights, w_off, ks, ms, thr, t_off, ow, ok, bias,
-               first_out, out):
+    def kernel(xf, F, n, H, ea, table, t1, n_bits, weights, w_off, ks, ms, thr, t_off, lut, lut_off, thr16,
+               ow, ok, bias, first_out, out):
         bad = 0
         for blk in prange((n + RB - 1) // RB):
             r0 = blk * RB
             bad += block(xf, F, r0, min(n, r0 + RB), H, ea, table, t1, n_bits, weights, w_off, ks, ms,
-                         thr, t_off, ow, ok, bias, first_out, out)
+                         thr, t_off, lut, lut_off, thr16, ow, ok, bias, first_out, out)
         return bad
 
     return kernel
@@ -330,8 +398,8 @@ def _run(net: CompiledNet, flat: np.ndarray, n: int, f: int, out: np.ndarray) ->
     work = n * (net.edges64.size + net.n_pairs * net.table.shape[1] + net.weights.size + net.out_weights.size)
     return kernel(work, flat, f, n, net.n_pairs, edges, net.table.reshape(-1),
                   net.first_thresholds, net.n_bits, net.weights, net.w_offsets, net.ks, net.ms,
-                  net.thresholds, net.t_offsets, net.out_weights, net.out_k, net.bias, net.first_is_output,
-                  out)
+                  net.thresholds, net.t_offsets, net.lut, net.lut_offsets, net.agree_thresholds,
+                  net.out_weights, net.out_k, net.bias, net.first_is_output, out)
 
 
 def fused_scores(net: CompiledNet, x: np.ndarray) -> np.ndarray:

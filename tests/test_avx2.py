@@ -19,6 +19,7 @@ SUBSET = [
     "test_engine.py::test_non_finite_values_are_found_anywhere",
     "test_engine.py::test_values_past_a_row_do_not_leak_into_it",
     "test_engine.py::test_float32_edges_are_rounded_up_exactly",
+    "test_engine.py::test_later_layers_by_popcount_or_byte_tables",
 ]
 
 

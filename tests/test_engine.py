@@ -94,3 +94,17 @@ def test_every_feature_grouping_is_exact(rng, monkeypatch, group):
     for xs in (x, x.astype(np.float32)):
         got = engine.fused_scores(net, np.ascontiguousarray(xs))
         np.testing.assert_array_equal(got, ref.forward(spec, xs)[0])
+
+
+@pytest.mark.parametrize("lut_bytes", [0, 1 << 22])
+@pytest.mark.parametrize("hidden", [(64, 64), (70, 3), (200, 256, 9), (5, 129, 64, 2)])
+def test_later_layers_by_popcount_or_byte_tables(rng, monkeypatch, lut_bytes, hidden):
+    """Later hidden layers: XNOR-popcount (vector-popcount CPUs) or byte tables (the AVX2 default)."""
+    monkeypatch.setattr(engine, "LUT_BYTES", lut_bytes)
+    spec = random_spec(rng, 9, hidden, 2)
+    net = engine.compile_net(spec)
+    assert (net.lut_offsets >= 0).all() == bool(lut_bytes) and len(net.lut_offsets) == len(hidden) - 1
+    x = rng.normal(size=(150, 9))
+    for xs in (x, x.astype(np.float32)):
+        got = engine.fused_scores(net, np.ascontiguousarray(xs))
+        np.testing.assert_array_equal(got, ref.forward(spec, xs)[0])
