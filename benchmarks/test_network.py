@@ -314,7 +314,7 @@ def test_batch_sqnn_fused(benchmark, n):
         events=n, batch=n, macs=macs_per_event(spec) * n, baseline=n == BATCHES[0],
         **{k: round(v, 3) for k, v in mem.items() if k != "probe_seconds"},
     )
-    rounds = max(1, min(10, int(2e6 // n)))
+    rounds = max(3, min(10, int(2e6 // n)))  # >= 3: one noisy round must not decide the median
     benchmark.pedantic(sk.predict_scores, (spec, x), rounds=rounds, iterations=1, warmup_rounds=0)
 
 
