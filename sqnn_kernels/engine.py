@@ -14,7 +14,9 @@ uint8, in two independent chains of as many pairs as cannot overflow (``⌊255 /
 into an int16 accumulator, and
 ``dot_j >= t_j  ⇔  U_j >= ⌈(t_j + N) / 2⌉``, so 64 neurons become one word with a single vector compare
 (:func:`~sqnn_kernels._jit.ge_mask64`). Later layers are XNOR-popcount, vectorised across the neurons:
-``k − 2·popcount(h ⊕ w_j) >= t_j  ⇔  popcount(h ⊕ w_j) <= ⌊(k − t_j) / 2⌋``.
+``k − 2·popcount(h ⊕ w_j) >= t_j  ⇔  popcount(h ⊕ w_j) <= ⌊(k − t_j) / 2⌋``; on CPUs without a vector
+popcount (AVX2) a later hidden layer whose table fits ``LUT_BYTES`` is instead a lookup like the first layer,
+its "features" being the bytes of the packed input (256 codes each, ``A_j >= ⌈(t_j + k) / 2⌉``).
 
 Rows go through in blocks of up to 64 (``prange``) and in three passes per block, so that each pass is a
 run of independent, vectorised rows the out-of-order core overlaps (one row at a time through all steps
