@@ -130,6 +130,16 @@ else:
         return nb.carray(stack_empty(n, dtype), (n,))
 
 
+def _data(context, builder, arr, arrty):
+    """Data pointer of a numba array value (for the vector intrinsics below)."""
+    return cgutils.create_struct_proxy(arrty)(context, builder, value=arr).data
+
+
+def _vector_ptr(builder, ptr, index, vty):
+    """``&ptr[index]`` as a pointer to the vector type ``vty`` (loads/stores then use ``align=1``)."""
+    return builder.bitcast(builder.gep(ptr, [index]), vty.as_pointer())
+
+
 @intrinsic
 def _ge_mask64_intrinsic(typingctx, a, ia, b, ib):
     """uint64 with bit j = ``a[ia + j] >= b[ib + j]`` (signed), j < 64: one 64-lane vector compare."""
@@ -140,13 +150,9 @@ def _ge_mask64_intrinsic(typingctx, a, ia, b, ib):
 
     def codegen(context, builder, signature, args):
         vty = ir.VectorType(context.get_value_type(a.dtype), 64)
-
-        def load64(arr, arrty, start):
-            data = cgutils.create_struct_proxy(arrty)(context, builder, value=arr).data
-            return builder.load(builder.bitcast(builder.gep(data, [start]), vty.as_pointer()), align=1)
-
-        lanes = builder.icmp_signed(">=", load64(args[0], a, args[1]), load64(args[2], b, args[3]))
-        return builder.bitcast(lanes, ir.IntType(64))
+        va = builder.load(_vector_ptr(builder, _data(context, builder, args[0], a), args[1], vty), align=1)
+        vb = builder.load(_vector_ptr(builder, _data(context, builder, args[2], b), args[3], vty), align=1)
+        return builder.bitcast(builder.icmp_signed(">=", va, vb), ir.IntType(64))
 
     return types.uint64(a, ia, b, ib), codegen
 
@@ -160,7 +166,6 @@ ge_mask64 = _ge_mask64_python if nb.config.DISABLE_JIT else _ge_mask64_intrinsic
 """``ge_mask64(a, ia, b, ib)``: bits ``a[ia + j] >= b[ib + j]``, j < 64, as one uint64. ``a`` and ``b``: same
 integer dtype, C-contiguous; the caller guarantees 64 readable elements from ``ia`` and ``ib`` (a raw vector
 load, no bounds check)."""
-
 
 
 def _literal(t) -> int | None:
@@ -184,16 +189,14 @@ def _lane_codes_intrinsic(typingctx, x, start, h, edges, o, seen, HP, G, B, LANE
         w = 8  # lanes per vector: a power of two (HP is a multiple of 8); <24 x float> legalised badly
         vf, vi = ir.VectorType(ft, w), ir.VectorType(i32, w)
 
-        def data(arr, arrty):
-            return cgutils.create_struct_proxy(arrty)(context, builder, value=arr).data
-
         def vptr(ptr, index, vty):
-            return builder.bitcast(builder.gep(ptr, [index]), vty.as_pointer())
+            return _vector_ptr(builder, ptr, index, vty)
 
         def splat(value):
             return ir.Constant(vi, [i32(value)] * w)
 
-        xd, ed, od, sd = data(xa, x), data(ea, edges), data(oa, o), data(sa, seen)
+        xd, ed = _data(context, builder, xa, x), _data(context, builder, ea, edges)
+        od, sd = _data(context, builder, oa, o), _data(context, builder, sa, seen)
         bits = 32 if x.dtype == types.float32 else 64
         fabs_name = f"llvm.fabs.v{w}f{bits}"
         fabs = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vf, [vf]), fabs_name)

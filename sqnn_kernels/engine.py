@@ -64,16 +64,16 @@ OFFSET_STACK_BYTES = 8192  # per-block offsets kept on the stack: rows per block
 class CompiledNet:
     """A :class:`BinaryNetSpec` rearranged once for the fused kernel."""
 
-    edges64: np.ndarray  # float64 (2, B, HP): edges of the first / second feature of each pair, +inf padded
-    edges32: np.ndarray  # float32 (2, B, HP): the same rounded up to float32 (exact for float32 input)
-    table: np.ndarray  # uint8 (HP * rows, M1): agreeing bits per pair (feature) code; zero padding pairs
+    edges64: np.ndarray  # float64 (G, B, HP): slot s, lane p = edges of feature s·H + p, +inf padded
+    edges32: np.ndarray  # float32 (G, B, HP): the same rounded up to float32 (exact for float32 input)
+    table: np.ndarray  # uint8 (HP · C^G, M1): agreeing bits per lane code; zero rows for padding lanes
     group: int  # G: features per table lookup (1, 2 or 3)
     n_pairs: int  # H = ceil(F / G): lookups per row; feature f sits in lane f % H, slot f // H
     lanes: int  # HP: H rounded up to a multiple of LANES
     n_bits: int  # N: thermometer bits = first layer's input width
     first_thresholds: np.ndarray  # int16 (M1,): ⌈(t + N) / 2⌉ clipped to [0, N + 1]; N + 1 = never
     weights: np.ndarray  # uint64: hidden layers after the first, word-major (kw, m rounded up to 64) each
-    w_offsets: np.ndarray  # int64 (L + 1,) where each of those L layers starts in weights / thresholds
+    w_offsets: np.ndarray  # int64 (L + 1,) where each of those L layers starts in weights
     ks: np.ndarray  # int64 (L,) their input widths
     ms: np.ndarray  # int64 (L,) their widths rounded up to 64
     thresholds: np.ndarray  # int64: ⌊(k − t) / 2⌋ per neuron (bit = popcount <= this), -1 for padding
@@ -117,6 +117,11 @@ def _agreement_tables(spec: BinaryNetSpec, b_max: int) -> np.ndarray:
         table[f, e.size + 1 :] = table[f, e.size]  # codes no finite x reaches (padded +inf edges)
         offset += e.size
     return table
+
+
+def _min_agreement(t: np.ndarray, k: int) -> np.ndarray:
+    """Fewest agreeing bits A with ``2A − k >= t``: ``⌈(t + k) / 2⌉`` clipped to [0, k + 1] (k + 1: never)."""
+    return np.clip(-((-(t.astype(np.int64) + k)) // 2), 0, k + 1)
 
 
 def _byte_tables(w_bits: np.ndarray, mp: int) -> np.ndarray:
@@ -193,8 +198,7 @@ def compile_net(spec: BinaryNetSpec) -> CompiledNet:
     n_bits = spec.n_inputs
     thresholds = np.full(m1p, n_bits + 1, dtype=np.int64)  # padding neurons: never set
     if spec.layers:
-        t = spec.layers[0].thresholds.astype(np.int64)
-        thresholds[:m1] = np.clip(-((-(t + n_bits)) // 2), 0, n_bits + 1)
+        thresholds[:m1] = _min_agreement(spec.layers[0].thresholds, n_bits)
     ws, ts, agree, luts, lut_offsets, lut_size = [], [], [], [], [], 0
     for layer in spec.layers[1:]:  # word-major, neurons padded to 64 (threshold -1: bit never set)
         mp = layer.m + (-layer.m % 64)
@@ -206,7 +210,7 @@ def compile_net(spec: BinaryNetSpec) -> CompiledNet:
         tl[: layer.m] = (layer.k - t) // 2
         ts.append(tl)
         ta = np.full(mp, layer.k + 1, dtype=np.int64)
-        ta[: layer.m] = np.clip(-((-(t + layer.k)) // 2), 0, layer.k + 1)
+        ta[: layer.m] = _min_agreement(t, layer.k)
         agree.append(ta)
         if -(-layer.k // 8) * 256 * mp <= LUT_BYTES:
             luts.append(_byte_tables(unpack_bits(layer.weights, layer.k), mp).ravel())
