@@ -30,6 +30,7 @@ from bitarray import bitarray
 from bitarray.util import ba2hex
 
 from sqnn_kernels.reference import unpack_bits
+from sqnn_kernels.scoring import probabilities
 from sqnn_kernels.spec import BinaryNetSpec
 
 from .quantize import auto_frac_bits, check_format, int_range, per_feature, quantize_edges
@@ -81,11 +82,9 @@ def _mem_text(lines: list[str], title: str) -> str:
 
 # -- model facts ----------------------------------------------------------------------------------------
 def _rule(spec: BinaryNetSpec, s: np.ndarray) -> np.ndarray:
-    """``sigmoid(scale · s + offset) >= 0.5`` evaluated exactly as ``BinaryNetSpec.predict_proba`` does."""
-    scores = np.asarray(s, dtype=np.int32).astype(np.float64)
-    with np.errstate(over="ignore"):
-        p = 1.0 / (1.0 + np.exp(-(spec.output.scale * scores + spec.output.offset)))
-    return p >= 0.5
+    """``sigmoid(scale · s + offset) >= 0.5``: the one-output rule of :mod:`sqnn_kernels.scoring`."""
+    scores = np.asarray(s, dtype=np.int32).reshape(-1, 1)
+    return probabilities(scores, spec.output.scale, spec.output.offset)[:, 0] >= 0.5
 
 
 def class_threshold(spec: BinaryNetSpec, lo: int, hi: int) -> int:

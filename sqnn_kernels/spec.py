@@ -5,7 +5,8 @@ Plain arrays, no training state. The network computes, for a float feature row x
 1. thermometer code ``h0_b = [x_f >= edges[f][b]]`` over all features (feature 0's edges first);
 2. per hidden layer: ``dot_j = Σ_i (±1 h_i)(±1 w_ji)`` (``= k - 2 popcount(h XOR w_j)``) and
    ``h'_j = [dot_j >= thresholds_j]``;
-3. output: integer ``score_o = dot_o + bias_o`` and ``P(y = 1) = sigmoid(scale · score_o + offset)``.
+3. output: integer ``score_o = dot_o + bias_o`` and the probabilities of :mod:`sqnn_kernels.scoring`
+   (``sigmoid(scale · score + offset)`` for one output, the softmax of those logits for K >= 2).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class HiddenLayer:
 
 @dataclass(frozen=True)
 class OutputLayer:
-    """Output layer: ``score_o = Σ_i (±1 x_i)(±1 w_oi) + bias_o``; ``P = sigmoid(scale · score + offset)``."""
+    """Output layer: ``score_o = Σ_i (±1 x_i)(±1 w_oi) + bias_o``; P from :mod:`sqnn_kernels.scoring`."""
 
     weights: np.ndarray
     k: int
@@ -156,9 +157,13 @@ class BinaryNetSpec:
         return predict_scores(self, x)
 
     def predict_proba(self, x) -> np.ndarray:
-        """``sigmoid(scale · score + offset)``, float64 (n, n_out)."""
-        scores = self.predict_scores(x).astype(np.float64)
-        return 1.0 / (1.0 + np.exp(-(self.output.scale * scores + self.output.offset)))
+        """Probabilities, float64 (n, n_out): sigmoid (one output) or softmax of ``scale · score + offset``.
+
+        See :func:`sqnn_kernels.scoring.probabilities`.
+        """
+        from .scoring import probabilities
+
+        return probabilities(self.predict_scores(x), self.output.scale, self.output.offset)
 
     # -- persistence --------------------------------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:

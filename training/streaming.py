@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 import sqnn_kernels as sk
 from sqnn_kernels.fileio import atomic_path
+from sqnn_kernels.scoring import probabilities
 
 from .tables import open_table, require, resolve_features, stack_features
 
@@ -120,9 +121,8 @@ def output_columns(spec: sk.BinaryNetSpec, proba: bool = True) -> list[str]:
 
 
 def _proba(spec: sk.BinaryNetSpec, scores: np.ndarray) -> np.ndarray:
-    # the same operations as BinaryNetSpec.predict_proba, so results are bit-identical
-    s = scores.astype(np.float64)
-    return 1.0 / (1.0 + np.exp(-(spec.output.scale * s + spec.output.offset)))
+    # the one scoring rule (as BinaryNetSpec.predict_proba), so results are bit-identical
+    return probabilities(scores, spec.output.scale, spec.output.offset)
 
 
 def _result_columns(spec: sk.BinaryNetSpec, x: np.ndarray, proba: bool) -> dict[str, np.ndarray]:
@@ -175,7 +175,7 @@ def predict_file(model, input_path, out_path, chunk_size: int = DEFAULT_CHUNK_SI
     tree : str or None
         ROOT only: the TTree name (may be omitted if the file holds exactly one).
     proba : bool
-        Also write ``proba = sigmoid(scale · score + offset)`` (float64).
+        Also write the probabilities of :mod:`sqnn_kernels.scoring` (float64).
     compression : str
         Parquet compression codec.
 
