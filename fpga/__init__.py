@@ -7,6 +7,7 @@
 * ``render_*`` are the pure writers (``{filename: text}``), :func:`quantize_features` the input encoding.
 """
 
+from .cost import estimate_cost
 from .project import export_cli, read_manifest, verify_project, write_project
 from .quantize import (
     SaturationWarning,
@@ -39,6 +40,7 @@ __all__ = [
     "build",
     "class_threshold",
     "dequantize_features",
+    "estimate_cost",
     "estimate_resources",
     "export_cli",
     "lint",
