@@ -191,11 +191,15 @@ def _demo_plot(rows, best, st, path: Path, note: str = "") -> None:
 def _train(args) -> None:
     import numpy as np
 
+    from sqnn_kernels.fileio import check_not_input
+
     from .classifier import SQNNClassifier
     from .datasets import load_csv
     from .metrics import invariance_report
 
-    X, y, s, names = load_csv(args.data, label=args.label, domain=args.domain)
+    check_not_input(args.out, args.data, what="model file")
+    domain = None if args.domain.lower() in ("", "none") else args.domain
+    X, y, s, names = load_csv(args.data, label=args.label, domain=domain)
     if args.unlabelled_domain is not None:
         if s is None:
             raise CLIError("--unlabelled-domain needs --domain")
@@ -269,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="fit an SQNNClassifier on a CSV file and save it (.npz)")
     train.add_argument("--data", required=True, help="CSV file (optionally .gz) with a header row")
     train.add_argument("--label", default="y", help="label column: 0/1, -1 = unlabelled (default y)")
-    train.add_argument("--domain", default=None, help="domain column (integers), optional")
+    train.add_argument("--domain", default="s",
+                       help="domain column (integers; default s, as training.datasets.load_csv); "
+                            "'none' if the file has none")
     train.add_argument("--unlabelled-domain", type=int, default=None,
                        help="treat rows of this domain as unlabelled (y = -1)")
     train.add_argument("--gamma", type=float, default=0.5, help="weight of the I(T;S) penalty (default 0.5)")

@@ -22,7 +22,8 @@ def _read_csv(text_stream, source: str, label: str | None, domain: str | None):
     header = [h.strip() for h in next(csv.reader([header_line]))]
     for role, col in (("label", label), ("domain", domain)):
         if col is not None and col not in header:
-            raise ValueError(f"{source}: {role} column {col!r} not found; columns are {header}")
+            hint = " (domain=None, CLI --domain none, if the file has none)" if role == "domain" else ""
+            raise ValueError(f"{source}: {role} column {col!r} not found{hint}; columns are {header}")
     try:
         data = np.loadtxt(text_stream, delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError as err:

@@ -25,7 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import sqnn_kernels as sk
-from sqnn_kernels.fileio import atomic_path
+from sqnn_kernels.fileio import atomic_path, check_not_input
 from sqnn_kernels.scoring import probabilities
 
 from .tables import open_table, require, resolve_features, stack_features
@@ -200,8 +200,7 @@ def predict_file(model, input_path, out_path, chunk_size: int = DEFAULT_CHUNK_SI
     out_path = Path(out_path)
     if out_path.suffix.lower() not in (".parquet", ".pq"):
         raise ValueError(f"{out_path}: the output must be a .parquet file")
-    if out_path.exists() and out_path.resolve() == Path(input_path).resolve():
-        raise ValueError(f"{out_path}: the output would overwrite the input")
+    check_not_input(out_path, input_path)
     if out_path.is_dir():
         raise ValueError(f"{out_path}: is a directory")
     out_path.parent.mkdir(parents=True, exist_ok=True)
