@@ -8,7 +8,7 @@
 """
 
 from .cost import estimate_cost
-from .project import export_cli, read_manifest, verify_project, write_project
+from .project import check_replaceable, export_cli, read_manifest, verify_project, write_project
 from .quantize import (
     SaturationWarning,
     auto_frac_bits,
@@ -38,6 +38,7 @@ __all__ = [
     "StochasticConfig",
     "auto_frac_bits",
     "build",
+    "check_replaceable",
     "class_threshold",
     "dequantize_features",
     "estimate_cost",

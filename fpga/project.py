@@ -8,10 +8,16 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqnn_kernels.fileio import (
+    clean_stale_temporaries,
+    fsync_dir,
+    new_mode,
+    resolve_target,
+    temporary_name,
+)
 from sqnn_kernels.spec import BinaryNetSpec
 
 from .render import MANIFEST, render_project
@@ -19,19 +25,6 @@ from .stochastic import StochasticConfig
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -49,8 +42,49 @@ def _exchange(a: Path, b: Path) -> bool:
     return fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
 
 
-def _is_project(path: Path) -> bool:
-    return (path / MANIFEST).is_file()
+def check_replaceable(outdir) -> None:
+    """Raise ``ValueError`` unless ``outdir`` may be replaced whole: absent, empty, or exactly our project.
+
+    "Our project" means a ``manifest.json`` written by :func:`write_project` (format ``sqnn-fpga-project``)
+    and, besides it, only the files that manifest lists, each unaltered (sha256 as recorded). Anything else
+    (a file or folder the user added, an edited file, a foreign ``manifest.json``) is named in the error, and
+    nothing is deleted.
+    """
+    outdir = Path(outdir)
+    if not outdir.exists():
+        return
+    if not outdir.is_dir():
+        raise ValueError(f"{outdir} exists and is not a directory")
+    entries = sorted(os.listdir(outdir))
+    if not entries:
+        return
+    if MANIFEST not in entries:
+        shown = ", ".join(entries[:10]) + (" ..." if len(entries) > 10 else "")
+        raise ValueError(
+            f"{outdir} is a non-empty folder that is not an sqnn FPGA project (no {MANIFEST}; it holds "
+            f"{shown}); refusing to replace it; choose an empty or new folder"
+        )
+    manifest = read_manifest(outdir)
+    listed = manifest["files"]
+    unexpected = [e for e in entries if e != MANIFEST and e not in listed]
+    altered = []
+    for name in entries:
+        if name in listed:
+            path = outdir / name
+            if path.is_symlink() or not path.is_file():
+                unexpected.append(name)
+            elif hashlib.sha256(path.read_bytes()).hexdigest() != listed[name]:
+                altered.append(name)
+    if unexpected or altered:
+        parts = []
+        if unexpected:
+            parts.append("files not written by sqnn: " + ", ".join(sorted(set(unexpected))))
+        if altered:
+            parts.append("files changed since export: " + ", ".join(altered))
+        raise ValueError(
+            f"{outdir} holds {'; '.join(parts)}; refusing to replace the folder "
+            "(move them away or choose another folder)"
+        )
 
 
 def write_project(
@@ -74,8 +108,9 @@ def write_project(
     spec : BinaryNetSpec
         The model.
     outdir : path-like
-        Target folder. An existing folder is replaced only if it is empty or an earlier project (it has a
-        ``manifest.json``); anything else raises ``ValueError`` rather than deleting user files.
+        Target folder. An existing folder is replaced only if it is empty or exactly an earlier export (see
+        :func:`check_replaceable`); anything else raises ``ValueError`` naming the files that are in the way,
+        rather than deleting user files. A symbolic link is kept: the folder it points to is replaced.
     feature_bits : int
         Width of each input feature (two's complement).
     frac_bits : int, sequence of int or None
@@ -89,27 +124,25 @@ def write_project(
     Returns
     -------
     pathlib.Path
-        ``outdir``.
+        ``outdir`` (absolute; a symbolic link is not resolved).
     """
-    outdir = Path(outdir).absolute()
+    shown = Path(os.path.abspath(outdir))
+    outdir = resolve_target(outdir)  # a symbolic link stays: the folder it points to is replaced
     files = render_project(spec, feature_bits, frac_bits, coe=coe, mif=mif, stochastic=stochastic)
-    if outdir.exists():
-        if not outdir.is_dir():
-            raise ValueError(f"{outdir} exists and is not a directory")
-        if any(outdir.iterdir()) and not _is_project(outdir):
-            raise ValueError(
-                f"{outdir} is a non-empty folder that is not an sqnn FPGA project; refusing to replace it"
-            )
+    check_replaceable(outdir)
     outdir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
+    clean_stale_temporaries(outdir.parent)
+    mode = new_mode(outdir, 0o777)
+    tmp = outdir.parent / temporary_name()
+    os.mkdir(tmp, 0o700)
     try:
         for name, text in files.items():
             with open(tmp / name, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(text)
                 fh.flush()
                 os.fsync(fh.fileno())
-        os.chmod(tmp, 0o755)
-        _fsync_dir(tmp)
+        os.chmod(tmp, mode)
+        fsync_dir(tmp)
         if not outdir.exists():
             try:
                 os.rename(tmp, outdir)
@@ -118,21 +151,21 @@ def write_project(
                     raise
                 # someone created it meanwhile: fall through to the exchange
             else:
-                _fsync_dir(outdir.parent)
-                return outdir
+                fsync_dir(outdir.parent)
+                return shown
+        check_replaceable(outdir)
         if _exchange(tmp, outdir):
-            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old folder
+            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old folder (checked: only our files)
         else:
-            old = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
-            os.rmdir(old)
+            old = outdir.parent / temporary_name()
             os.rename(outdir, old)
             os.rename(tmp, outdir)
             shutil.rmtree(old, ignore_errors=True)
-        _fsync_dir(outdir.parent)
+        fsync_dir(outdir.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return outdir
+    return shown
 
 
 def read_manifest(outdir) -> dict:

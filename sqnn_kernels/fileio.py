@@ -87,7 +87,8 @@ def resolve_target(path) -> Path:
     return path
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """fsync a folder (makes a rename inside it durable); silently skipped where unsupported."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -150,7 +151,7 @@ def atomic_path(path, suffix: str = ".tmp") -> Iterator[Path]:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

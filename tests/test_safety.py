@@ -132,3 +132,67 @@ def test_train_default_domain_is_s_like_load_csv(tmp_path, capsys):
     assert main(["train", "--data", str(no_s), "--domain", "none", "--out", str(out), "--epochs", "1",
                  "--hidden", "4", "--gamma", "0", "--quiet"]) == 0
     assert SQNNClassifier.load(out).to_spec().feature_names == ["a", "b", "c", "t"]
+
+
+# -- item 2: FPGA export never deletes user files ------------------------------------------------------------
+def test_fpga_export_refuses_a_folder_with_a_foreign_manifest(spec, tmp_path):
+    import fpga
+
+    app = tmp_path / "webapp"
+    (app / "src").mkdir(parents=True)
+    (app / "index.html").write_text("<html/>")
+    (app / "manifest.json").write_text('{"name": "my web app"}')
+    with pytest.raises(ValueError, match="not an sqnn FPGA project manifest"):
+        fpga.write_project(spec, app)
+    assert (app / "index.html").read_text() == "<html/>" and (app / "src").is_dir()
+
+
+def test_fpga_re_export_refuses_user_added_and_edited_files(spec, tmp_path):
+    import fpga
+
+    out = fpga.write_project(spec, tmp_path / "proj")
+    fpga.write_project(spec, out)  # an untouched earlier export is replaced
+    (out / "my_top.v").write_text("module my_top; endmodule\n")
+    (out / "vivado").mkdir()
+    with pytest.raises(ValueError, match=r"not written by sqnn: my_top\.v, vivado"):
+        fpga.write_project(spec, out)
+    assert (out / "my_top.v").is_file() and (out / "vivado").is_dir()
+    (out / "my_top.v").unlink()
+    (out / "vivado").rmdir()
+    with open(out / "sqnn_params.vh", "a") as f:
+        f.write("// my note\n")
+    with pytest.raises(ValueError, match=r"changed since export: sqnn_params\.vh"):
+        fpga.write_project(spec, out)
+    assert "my note" in (out / "sqnn_params.vh").read_text()
+
+
+def test_demo_refuses_user_files_in_out_fpga_before_training(spec, tmp_path, capsys, monkeypatch):
+    import fpga
+    from training import cli
+
+    out = tmp_path / "D"
+    fpga.write_project(spec, out / "fpga")
+    (out / "fpga" / "constraints.xdc").write_text("set_property ...")
+    monkeypatch.setattr("training.datasets.load_showers", lambda: pytest.fail("trained before checking"))
+    line = _one_line(capsys, cli.main(["demo", "--out", str(out), "--quiet"]))
+    assert "constraints.xdc" in line
+    with pytest.raises(ValueError, match=r"constraints\.xdc"):
+        cli._write_fpga(spec, out / "fpga")
+    assert (out / "fpga" / "constraints.xdc").is_file()
+
+
+def test_fpga_export_through_a_symlinked_folder_keeps_the_link(spec, tmp_path, umask022):
+    import fpga
+
+    real = tmp_path / "real"
+    fpga.write_project(spec, real)
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    fpga.write_project(spec, link, frac_bits=6)
+    assert link.is_symlink() and os.path.samefile(link, real)
+    fpga.verify_project(real, spec)
+    assert sorted(os.listdir(tmp_path)) == ["link", "real"]  # no .new-* or temporary left
+    assert _mode(real) == 0o755 and _mode(real / "sqnn_params.vh") == 0o644
+    long = tmp_path / ("p" * 250)
+    fpga.write_project(spec, long)
+    assert (long / "manifest.json").is_file()

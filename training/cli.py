@@ -80,6 +80,12 @@ def _demo(args) -> None:
         gammas = [0.0, *gammas]
     if args.rows < 0 or args.epochs < 1:
         raise CLIError("--rows must be >= 0 and --epochs >= 1")
+    try:  # refuse before training, not after: D/fpga/ must be absent, empty or an untouched earlier export
+        from fpga import check_replaceable
+    except ImportError:
+        pass
+    else:
+        check_replaceable(out / "fpga")
     X, y, s, _ = load_showers()
     idx_tr, idx_te = train_test_split(np.arange(len(X)), test_size=0.5, random_state=0, stratify=y * 10 + s)
     if args.rows and args.rows < len(idx_tr):
