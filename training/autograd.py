@@ -1,8 +1,10 @@
 """A small reverse-mode automatic differentiation over numpy arrays (micrograd, vectorised).
 
-One :class:`Tensor` class. Every operation builds its output together with a closure ``_backward`` that
-adds the local vector-Jacobian product to its parents' ``grad``: the rule for each op sits next to its
-forward. :meth:`Tensor.backward` runs the closures in reverse topological order.
+One :class:`Tensor` class. Every operation builds its output together with a closure ``_backward(g)`` that
+adds the local vector-Jacobian product of ``g = ∂L/∂out`` to its parents' ``grad``: the rule for each op sits
+next to its forward. :meth:`Tensor.backward` runs the closures in reverse topological order and releases the
+graph as it goes. A closure refers to its op's inputs, never to its output, so a graph holds no reference
+cycle: it is freed by reference counting (not by the cycle collector) when the last reference goes.
 
 Broadcasting follows numpy; gradients flowing into a broadcast operand are summed back to its shape
 (:func:`unbroadcast`). :func:`gradcheck` compares the analytic gradients with central finite differences.
@@ -74,7 +76,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad) or any(p.requires_grad for p in _parents)
         self.grad: np.ndarray | None = None
         self._parents = _parents
-        self._backward: Callable[[], None] = lambda: None
+        self._backward: Callable[[np.ndarray], None] | None = None
         self._op = _op
 
     # -- plumbing -----------------------------------------------------------------------------------------
@@ -96,11 +98,29 @@ class Tensor:
             g = g.astype(self.data.dtype)
         self.grad = g if self.grad is None else self.grad + g
 
-    def _child(self, data, parents: tuple, op: str) -> Tensor:
-        return Tensor(data, requires_grad=False, _parents=parents, _op=op)
+    def _child(self, data, parents: tuple, op: str, backward: Callable[[np.ndarray], None]) -> Tensor:
+        """The output of ``op`` on ``parents``; ``backward(g)`` adds the parents' shares of ``g = ∂L/∂out``.
+
+        ``backward`` must not refer to the output tensor (only to the parents and arrays): the graph then has
+        no reference cycle and is freed by reference counting as soon as the caller drops it. If no parent
+        needs a gradient the output is a constant and keeps neither parents nor ``backward``.
+        """
+        if not any(p.requires_grad for p in parents):
+            return Tensor(data, requires_grad=False, _op=op)
+        out = Tensor(data, requires_grad=True, _parents=parents, _op=op)
+        out._backward = backward
+        return out
 
     def backward(self, grad=None) -> None:
-        """Accumulate ``d self / d leaf`` (times ``grad``, default 1 for scalars) into leaves' ``grad``."""
+        """Accumulate ``d self / d leaf`` (times ``grad``, default 1 for scalars) into leaves' ``grad``.
+
+        The graph is released on the way (as ``retain_graph=False`` in PyTorch): once a node has passed its
+        gradient to its parents it drops its ``backward`` closure, its parents and its gradient, so every
+        intermediate array can be freed during the backward pass. Leaves keep their accumulated ``grad``;
+        a second ``backward`` through the same interior node raises ``RuntimeError``.
+        """
+        if self._op and not self._parents and self.requires_grad:
+            raise RuntimeError(f"backward() through {self!r} again: its graph was released by the first call")
         topo: list[Tensor] = []
         seen: set[int] = set()
         stack = [(self, False)]
@@ -120,8 +140,12 @@ class Tensor:
             grad = np.ones_like(self.data)
         self.grad = np.asarray(grad, dtype=self.data.dtype).reshape(self.data.shape).copy()
         for node in reversed(topo):
-            if node.grad is not None and node._parents:
-                node._backward()
+            if not node._parents:
+                continue  # a leaf: keeps its gradient
+            g, backward = node.grad, node._backward
+            node.grad, node._backward, node._parents = None, None, ()
+            if g is not None:
+                backward(g)
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient."""
@@ -134,63 +158,53 @@ class Tensor:
     # -- arithmetic ---------------------------------------------------------------------------------------
     def __add__(self, other) -> Tensor:
         other = _as_tensor(other, self)
-        out = self._child(self.data + other.data, (self, other), "+")
 
-        def _backward():
-            self._acc(out.grad)
-            other._acc(out.grad)
+        def _backward(g):
+            self._acc(g)
+            other._acc(g)
 
-        out._backward = _backward
-        return out
+        return self._child(self.data + other.data, (self, other), "+", _backward)
 
     __radd__ = __add__
 
     def __neg__(self) -> Tensor:
-        out = self._child(-self.data, (self,), "neg")
 
-        def _backward():
-            self._acc(-out.grad)
+        def _backward(g):
+            self._acc(-g)
 
-        out._backward = _backward
-        return out
+        return self._child(-self.data, (self,), "neg", _backward)
 
     def __sub__(self, other) -> Tensor:
         other = _as_tensor(other, self)
-        out = self._child(self.data - other.data, (self, other), "-")
 
-        def _backward():
-            self._acc(out.grad)
-            other._acc(-out.grad)
+        def _backward(g):
+            self._acc(g)
+            other._acc(-g)
 
-        out._backward = _backward
-        return out
+        return self._child(self.data - other.data, (self, other), "-", _backward)
 
     def __rsub__(self, other) -> Tensor:
         return _as_tensor(other, self) - self
 
     def __mul__(self, other) -> Tensor:
         other = _as_tensor(other, self)
-        out = self._child(self.data * other.data, (self, other), "*")
 
-        def _backward():
-            self._acc(out.grad * other.data)
-            other._acc(out.grad * self.data)
+        def _backward(g):
+            self._acc(g * other.data)
+            other._acc(g * self.data)
 
-        out._backward = _backward
-        return out
+        return self._child(self.data * other.data, (self, other), "*", _backward)
 
     __rmul__ = __mul__
 
     def __truediv__(self, other) -> Tensor:
         other = _as_tensor(other, self)
-        out = self._child(self.data / other.data, (self, other), "/")
 
-        def _backward():
-            self._acc(out.grad / other.data)
-            other._acc(-out.grad * self.data / other.data**2)
+        def _backward(g):
+            self._acc(g / other.data)
+            other._acc(-g * self.data / other.data**2)
 
-        out._backward = _backward
-        return out
+        return self._child(self.data / other.data, (self, other), "/", _backward)
 
     def __rtruediv__(self, other) -> Tensor:
         return _as_tensor(other, self) / self
@@ -198,26 +212,22 @@ class Tensor:
     def __pow__(self, c: float) -> Tensor:
         if isinstance(c, Tensor):
             raise TypeError("Tensor ** Tensor is not supported; the exponent must be a constant")
-        out = self._child(self.data**c, (self,), f"**{c}")
 
-        def _backward():
-            self._acc(out.grad * c * self.data ** (c - 1))
+        def _backward(g):
+            self._acc(g * c * self.data ** (c - 1))
 
-        out._backward = _backward
-        return out
+        return self._child(self.data**c, (self,), f"**{c}", _backward)
 
     def __matmul__(self, other) -> Tensor:
         other = _as_tensor(other, self)
-        out = self._child(self.data @ other.data, (self, other), "@")
 
-        def _backward():
+        def _backward(g):
             if self.requires_grad:
-                self._acc(out.grad @ np.swapaxes(other.data, -1, -2))
+                self._acc(g @ np.swapaxes(other.data, -1, -2))
             if other.requires_grad:
-                other._acc(np.swapaxes(self.data, -1, -2) @ out.grad)
+                other._acc(np.swapaxes(self.data, -1, -2) @ g)
 
-        out._backward = _backward
-        return out
+        return self._child(self.data @ other.data, (self, other), "@", _backward)
 
     def __rmatmul__(self, other) -> Tensor:
         return _as_tensor(other) @ self
@@ -225,16 +235,13 @@ class Tensor:
     # -- shape --------------------------------------------------------------------------------------------
     def sum(self, axis=None, keepdims: bool = False) -> Tensor:
         """Sum over ``axis``; the gradient is broadcast back."""
-        out = self._child(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum")
 
-        def _backward():
-            g = out.grad
+        def _backward(g):
             if axis is not None and not keepdims:
                 g = np.expand_dims(g, axis)
             self._acc(np.broadcast_to(g, self.data.shape))
 
-        out._backward = _backward
-        return out
+        return self._child(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum", _backward)
 
     def mean(self, axis=None, keepdims: bool = False) -> Tensor:
         """Arithmetic mean over ``axis``."""
@@ -243,123 +250,102 @@ class Tensor:
 
     def reshape(self, *shape) -> Tensor:
         """numpy ``reshape``; gradient reshaped back."""
-        out = self._child(self.data.reshape(*shape), (self,), "reshape")
 
-        def _backward():
-            self._acc(out.grad.reshape(self.data.shape))
+        def _backward(g):
+            self._acc(g.reshape(self.data.shape))
 
-        out._backward = _backward
-        return out
+        return self._child(self.data.reshape(*shape), (self,), "reshape", _backward)
 
     @property
     def T(self) -> Tensor:
         """Transpose of a 2-D tensor."""
-        out = self._child(self.data.T, (self,), "T")
 
-        def _backward():
-            self._acc(out.grad.T)
+        def _backward(g):
+            self._acc(g.T)
 
-        out._backward = _backward
-        return out
+        return self._child(self.data.T, (self,), "T", _backward)
 
     def __getitem__(self, index) -> Tensor:
-        out = self._child(self.data[index], (self,), "getitem")
+        def _backward(g):
+            full = np.zeros_like(self.data)
+            np.add.at(full, index, g)
+            self._acc(full)
 
-        def _backward():
-            g = np.zeros_like(self.data)
-            np.add.at(g, index, out.grad)
-            self._acc(g)
-
-        out._backward = _backward
-        return out
+        return self._child(self.data[index], (self,), "getitem", _backward)
 
     def permute_columns(self, perm: np.ndarray) -> Tensor:
         """``x[:, perm]`` for a permutation ``perm`` of the columns; backward ``g[:, argsort(perm)]``."""
         perm = np.asarray(perm)
         inverse = np.argsort(perm)
-        out = self._child(self.data[:, perm], (self,), "permute_columns")
 
-        def _backward():
-            self._acc(out.grad[:, inverse])
+        def _backward(g):
+            self._acc(g[:, inverse])
 
-        out._backward = _backward
-        return out
+        return self._child(self.data[:, perm], (self,), "permute_columns", _backward)
 
     # -- elementwise functions ----------------------------------------------------------------------------
     def exp(self) -> Tensor:
         """``e^x``; derivative ``e^x``."""
         val = np.exp(self.data)
-        out = self._child(val, (self,), "exp")
 
-        def _backward():
-            self._acc(out.grad * val)
+        def _backward(g):
+            self._acc(g * val)
 
-        out._backward = _backward
-        return out
+        return self._child(val, (self,), "exp", _backward)
 
     def log(self) -> Tensor:
         """Natural log; derivative ``1/x``."""
-        out = self._child(np.log(self.data), (self,), "log")
 
-        def _backward():
-            self._acc(out.grad / self.data)
+        def _backward(g):
+            self._acc(g / self.data)
 
-        out._backward = _backward
-        return out
+        return self._child(np.log(self.data), (self,), "log", _backward)
 
     def sigmoid(self) -> Tensor:
         """``σ(x) = 1 / (1 + e^{−x})``; derivative ``σ(1 − σ)``."""
         val = _sigmoid(self.data)
-        out = self._child(val, (self,), "sigmoid")
 
-        def _backward():
-            self._acc(out.grad * val * (1.0 - val))
+        def _backward(g):
+            self._acc(g * val * (1.0 - val))
 
-        out._backward = _backward
-        return out
+        return self._child(val, (self,), "sigmoid", _backward)
 
     def log_sigmoid(self) -> Tensor:
         """``log σ(x) = −log(1 + e^{−x})`` computed stably; derivative ``1 − σ(x)``."""
         x = self.data
-        out = self._child(np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x))), (self,), "log_sigmoid")
 
-        def _backward():
-            self._acc(out.grad * (1.0 - _sigmoid(x)))
+        def _backward(g):
+            self._acc(g * (1.0 - _sigmoid(x)))
 
-        out._backward = _backward
-        return out
+        val = np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))
+        return self._child(val, (self,), "log_sigmoid", _backward)
 
     def softplus(self) -> Tensor:
         """``log(1 + e^x)``; derivative ``σ(x)``."""
         x = self.data
-        out = self._child(np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))), (self,), "softplus")
 
-        def _backward():
-            self._acc(out.grad * _sigmoid(x))
+        def _backward(g):
+            self._acc(g * _sigmoid(x))
 
-        out._backward = _backward
-        return out
+        val = np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+        return self._child(val, (self,), "softplus", _backward)
 
     def relu(self) -> Tensor:
         """``max(x, 0)``; derivative ``1[x > 0]``."""
-        out = self._child(np.maximum(self.data, 0.0), (self,), "relu")
 
-        def _backward():
-            self._acc(out.grad * (self.data > 0))
+        def _backward(g):
+            self._acc(g * (self.data > 0))
 
-        out._backward = _backward
-        return out
+        return self._child(np.maximum(self.data, 0.0), (self,), "relu", _backward)
 
     def tanh(self) -> Tensor:
         """``tanh x``; derivative ``1 − tanh² x``."""
         val = np.tanh(self.data)
-        out = self._child(val, (self,), "tanh")
 
-        def _backward():
-            self._acc(out.grad * (1.0 - val * val))
+        def _backward(g):
+            self._acc(g * (1.0 - val * val))
 
-        out._backward = _backward
-        return out
+        return self._child(val, (self,), "tanh", _backward)
 
     def binary_entropy(self, eps: float = 1e-7) -> Tensor:
         """``H_b(p) = −p log2 p − (1 − p) log2(1 − p)`` in bits; derivative ``log2((1 − p)/p)``.
@@ -368,62 +354,54 @@ class Tensor:
         """
         p = np.clip(self.data, eps, 1.0 - eps)
         val = -(p * np.log(p) + (1.0 - p) * np.log1p(-p)) / _LN2
-        out = self._child(val, (self,), "H_b")
 
-        def _backward():
-            self._acc(out.grad * (np.log1p(-p) - np.log(p)) / _LN2)
+        def _backward(g):
+            self._acc(g * (np.log1p(-p) - np.log(p)) / _LN2)
 
-        out._backward = _backward
-        return out
+        return self._child(val, (self,), "H_b", _backward)
 
     # -- straight-through estimators ---------------------------------------------------------------------
     def sign_ste(self) -> Tensor:
         """Forward ``sign(x)`` with ``sign(0) = +1``; backward the clipped identity ``1[|x| ≤ 1]``."""
-        out = self._child(np.where(self.data >= 0, 1.0, -1.0).astype(self.data.dtype), (self,), "sign_ste")
 
-        def _backward():
-            self._acc(out.grad * (np.abs(self.data) <= 1.0))
+        def _backward(g):
+            self._acc(g * (np.abs(self.data) <= 1.0))
 
-        out._backward = _backward
-        return out
+        val = np.where(self.data >= 0, 1.0, -1.0).astype(self.data.dtype)
+        return self._child(val, (self,), "sign_ste", _backward)
 
     def ste(self, value) -> Tensor:
         """Forward ``value`` (e.g. a Bernoulli sample of ``self``), backward the identity ``d/dx = 1``."""
         value = np.asarray(value, dtype=self.data.dtype)
         if value.shape != self.data.shape:
             raise ValueError(f"ste value has shape {value.shape}, expected {self.data.shape}")
-        out = self._child(value, (self,), "ste")
 
-        def _backward():
-            self._acc(out.grad)
+        def _backward(g):
+            self._acc(g)
 
-        out._backward = _backward
-        return out
+        return self._child(value, (self,), "ste", _backward)
 
     def grad_reverse(self, strength: float = 1.0) -> Tensor:
         """Gradient reversal (DANN): forward the identity, backward ``−strength · grad``."""
-        out = self._child(self.data.copy(), (self,), "grad_reverse")
 
-        def _backward():
-            self._acc(-strength * out.grad)
+        def _backward(g):
+            self._acc(-strength * g)
 
-        out._backward = _backward
-        return out
+        return self._child(self.data.copy(), (self,), "grad_reverse", _backward)
 
 
 def concat(tensors: list[Tensor], axis: int = 0) -> Tensor:
     """``np.concatenate`` of tensors; each parent receives its slice of the gradient."""
     tensors = [_as_tensor(t) for t in tensors]
     sizes = [t.data.shape[axis] for t in tensors]
-    out = Tensor(np.concatenate([t.data for t in tensors], axis=axis), False, tuple(tensors), "concat")
 
-    def _backward():
-        parts = np.split(out.grad, np.cumsum(sizes)[:-1], axis=axis)
-        for t, g in zip(tensors, parts, strict=True):
-            t._acc(g)
+    def _backward(g):
+        parts = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+        for t, part in zip(tensors, parts, strict=True):
+            t._acc(part)
 
-    out._backward = _backward
-    return out
+    return tensors[0]._child(np.concatenate([t.data for t in tensors], axis=axis), tuple(tensors), "concat",
+                             _backward)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

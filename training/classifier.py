@@ -194,7 +194,7 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _forward_train(self, x: np.ndarray, seeds: np.ndarray) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         """Stochastic forward of a batch: logits (B, 1), θ per layer, sampled ±1 inputs of each next stage."""
-        h = Tensor(x, requires_grad=False)
+        h = Tensor(np.asarray(x, dtype=self._tensors[0][0].data.dtype), requires_grad=False)
         thetas, samples = [], []
         slope = float(self.slope)
         for (w, b), seed in zip(self._tensors, seeds, strict=True):
@@ -255,7 +255,7 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.classes_ = np.array([0, 1])
         self.edges_ = fit_edges(X, int(self.n_bins))
-        x0 = encode_pm1(X, self.edges_)
+        x0 = encode_pm1(X, self.edges_, np.int8)  # exact ±1 in 1 byte; batches become float in _forward_train
         widths = [x0.shape[1], *hidden]
         self._init_params(widths, rng)
         n_cat = int(s.max()) + 1

@@ -40,15 +40,27 @@ def fit_edges(x: np.ndarray, n_bins: int) -> list[np.ndarray]:
 
 
 def encode_pm1(x: np.ndarray, edges: list[np.ndarray], dtype=np.float32) -> np.ndarray:
-    """Thermometer code as a dense ±1 matrix (n, K): ``+1`` where ``x_f ≥ edge`` (same bits as the kernel)."""
+    """Thermometer code as a dense ±1 matrix (n, K): ``+1`` where ``x_f ≥ edge`` (same bits as the kernel).
+
+    ``dtype=np.int8`` gives the smallest exact form (1 byte per bit; the trainer stores its inputs so and
+    converts one batch at a time).
+    """
     k = int(sum(e.size for e in edges))
     bits = sk.unpack_bits(sk.thermometer_encode(x, edges), k)
-    return (bits.astype(dtype) * 2 - 1).astype(dtype, copy=False)
+    if np.dtype(dtype) == np.int8 and bits.dtype.itemsize == 1:  # reuse our own {0, 1} bytes in place
+        out = bits.view(np.int8)
+        out *= 2
+        out -= 1
+        return out
+    return bits_to_pm1(bits, dtype)
 
 
 def bits_to_pm1(bits: np.ndarray, dtype=np.float32) -> np.ndarray:
-    """{0, 1} → {−1, +1}."""
-    return (bits.astype(dtype) * 2 - 1).astype(dtype, copy=False)
+    """{0, 1} → {−1, +1} as ``dtype`` (a signed integer or float type), one array of that size allocated."""
+    out = bits.astype(dtype)
+    out *= 2
+    out -= 1
+    return out
 
 
 def activation(dot: np.ndarray, b: np.ndarray, slope: float, k: int) -> np.ndarray:

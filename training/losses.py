@@ -148,15 +148,13 @@ def _code_probs(theta: Tensor, n_groups: int, size: int) -> Tensor:
     anti = (1.0 - codes).astype(dt)
     th = theta.data.reshape(n * n_groups, size)
     probs = np.exp(np.log(th) @ codes + np.log1p(-th) @ anti)  # (n·G, 2^size)
-    out = theta._child(probs.reshape(n, n_groups << size), (theta,), "code_probs")
 
-    def _backward():
-        gp = out.grad.reshape(n * n_groups, 1 << size) * probs
-        g = (gp @ codes.T) / th - (gp @ anti.T) / (1.0 - th)
-        theta._acc(g.reshape(theta.data.shape))
+    def _backward(g):
+        gp = g.reshape(n * n_groups, 1 << size) * probs
+        gt = (gp @ codes.T) / th - (gp @ anti.T) / (1.0 - th)
+        theta._acc(gt.reshape(theta.data.shape))
 
-    out._backward = _backward
-    return out
+    return theta._child(probs.reshape(n, n_groups << size), (theta,), "code_probs", _backward)
 
 
 def grouped_mi_tensor(theta: Tensor, s: np.ndarray, group_size: int, rng: np.random.Generator | None = None,

@@ -1,0 +1,106 @@
+"""Training memory: autograd graphs are freed by reference counting, so fitting does not grow with epochs.
+
+Each test runs with the cycle collector disabled and ``gc.DEBUG_SAVEALL``: anything the collector would have
+had to free (a reference cycle) ends up in ``gc.garbage``, where the test finds it.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+from training import SQNNClassifier
+from training.autograd import Tensor
+from training.layers import bits_to_pm1, encode_pm1, fit_edges
+from training.losses import bce_with_logits, layer_mi
+
+
+@contextmanager
+def _cyclic_garbage():
+    """Yield a list that, on exit, holds the objects only the cycle collector could free."""
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    found: list = []
+    try:
+        yield found
+        gc.collect()
+        found.extend(gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        if was_enabled:
+            gc.enable()
+
+
+def _step(w: Tensor, rng: np.random.Generator) -> Tensor:
+    """One forward pass shaped like the trainer's: STE layer, sigmoid, grouped I(T; S) and cross-entropy."""
+    x = Tensor(rng.choice([-1.0, 1.0], size=(32, 6)).astype(np.float32), requires_grad=False)
+    theta = ((x @ w.sign_ste()) * (1.0 / 6) * 8.0).sigmoid()
+    s = np.arange(32) % 2
+    y = np.arange(32) % 3 - 1
+    return bce_with_logits(theta.sum(axis=1) - 4.0, y) + layer_mi(theta, s, "grouped", y, 2, 4, rng)
+
+
+def test_intermediate_dies_with_its_last_reference():
+    with _cyclic_garbage():
+        w = Tensor(np.linspace(-1, 1, 6))
+        mid = (w * 2.0).exp()
+        ref = weakref.ref(mid)
+        loss = mid.sum()
+        del mid
+        loss.backward()
+        del loss
+        assert ref() is None  # before this fix the op's closure held its own output: freed only by gc
+        forward_only = (w + 1.0).sigmoid()
+        ref = weakref.ref(forward_only)
+        del forward_only
+        assert ref() is None
+
+
+def test_forward_backward_leaves_no_cyclic_garbage():
+    rng = np.random.default_rng(0)
+    w = Tensor(rng.uniform(-1, 1, (6, 8)).astype(np.float32))
+    with _cyclic_garbage() as garbage:
+        for _ in range(3):
+            _step(w, rng).backward()
+    assert w.grad is not None and np.all(np.isfinite(w.grad))
+    assert not [o for o in garbage if type(o) is Tensor]
+
+
+def test_backward_releases_the_graph():
+    w = Tensor(np.array([0.5, -0.25]))
+    mid = w * 3.0
+    loss = (mid * mid).sum()
+    loss.backward()
+    assert w.grad.tolist() == [9.0, -4.5]
+    assert mid.grad is None and mid._parents == ()  # interior nodes drop gradient, parents and closure
+    with pytest.raises(RuntimeError, match="released"):
+        loss.backward()
+
+
+def test_fit_leaves_no_tensor_to_the_cycle_collector():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(600, 3))
+    s = rng.integers(0, 2, 600)
+    y = np.where(s == 1, -1, (x[:, 0] > 0).astype(int))
+    model = SQNNClassifier(hidden=(8, 4), epochs=3, batch_size=128, n_bins=4, random_state=0)
+    with _cyclic_garbage() as garbage:
+        model.fit(x, y, s)
+    assert not [o for o in garbage if type(o) is Tensor]
+    assert len(model.history_["loss"]) == 3
+
+
+def test_int8_inputs_are_the_float_inputs():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(50, 3))
+    edges = fit_edges(x, 5)
+    small = encode_pm1(x, edges, np.int8)
+    assert small.dtype == np.int8 and set(np.unique(small)) == {-1, 1}
+    assert np.array_equal(small.astype(np.float32), encode_pm1(x, edges))
+    assert np.array_equal(bits_to_pm1(np.array([[0, 1, 1]], np.uint8)), [[-1.0, 1.0, 1.0]])
