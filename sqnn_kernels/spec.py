@@ -166,6 +166,16 @@ class BinaryNetSpec:
         return probabilities(self.predict_scores(x), self.output.scale, self.output.offset)
 
     # -- persistence --------------------------------------------------------------------------------------
+    def to_onnx(self, path, qonnx: bool = False) -> Path:
+        """Write the exact ONNX (``qonnx=True``: QONNX) graph; see :mod:`sqnn_kernels.onnx_export`.
+
+        Needs the ``onnx`` package (``pip install 'sqnn[onnx]'``). onnxruntime's ``scores`` output equals
+        :meth:`predict_scores` bit for bit on float32 input.
+        """
+        from .onnx_export import export_onnx
+
+        return export_onnx(self, path, qonnx=qonnx)
+
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {
             "n_edges": np.array([e.size for e in self.edges], dtype=np.int64),

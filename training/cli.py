@@ -240,6 +240,19 @@ def _export_fpga(args) -> None:
     print(f"FPGA project for {args.model} ({spec.widths}) written to {path or args.out}")
 
 
+def _export_onnx(args) -> None:
+    import sqnn_kernels as sk
+
+    spec = sk.BinaryNetSpec.from_npz(args.model)
+    try:
+        path = spec.to_onnx(args.out, qonnx=args.qonnx)
+    except ImportError as err:
+        raise CLIError(str(err)) from None
+    kind = "QONNX" if args.qonnx else "ONNX"
+    print(f"{kind} model of {args.model} ({spec.widths}) written to {path}; input 'x' float32 "
+          f"(n, {spec.n_features})")
+
+
 def _bench(args) -> None:
     """``sqnn bench``: the benchmark report of a source checkout (``benchmarks/`` beside the packages)."""
     root = Path(__file__).resolve().parent.parent
@@ -263,7 +276,7 @@ def _sweep(args) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``sqnn`` argument parser."""
     parser = argparse.ArgumentParser(prog="sqnn", description="Stochastically Quantized Neural Networks")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,train,predict,export-fpga,sweep,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,train,predict,info,export-fpga,export-onnx,sweep,bench}")
 
     demo = sub.add_parser("demo", help="train γ = 0, γ > 0 and gradient reversal on the embedded data")
     demo.add_argument("--out", default="sqnn_out", help="output folder (default sqnn_out)")
@@ -298,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("model", help="file written by SQNNClassifier.save or BinaryNetSpec.to_npz")
     export.add_argument("--out", default="sqnn_fpga", help="output folder (default sqnn_fpga)")
     export.set_defaults(func=_export_fpga)
+
+    onnx = sub.add_parser("export-onnx", help="write the exact ONNX (or QONNX) graph of a saved model")
+    onnx.add_argument("model", help="file written by SQNNClassifier.save or BinaryNetSpec.to_npz")
+    onnx.add_argument("--out", default="model.onnx", help="output file (default model.onnx)")
+    onnx.add_argument("--qonnx", action="store_true",
+                      help="QONNX dialect with BipolarQuant activations (for qonnx, FINN, hls4ml), batch 1")
+    onnx.set_defaults(func=_export_onnx)
 
     from .streaming import add_predict_parser
 
