@@ -276,7 +276,7 @@ def _sweep(args) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``sqnn`` argument parser."""
     parser = argparse.ArgumentParser(prog="sqnn", description="Stochastically Quantized Neural Networks")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,train,predict,info,export-fpga,export-onnx,sweep,bench}")
+    sub = parser.add_subparsers(dest="command")
 
     demo = sub.add_parser("demo", help="train γ = 0, γ > 0 and gradient reversal on the embedded data")
     demo.add_argument("--out", default="sqnn_out", help="output folder (default sqnn_out)")
