@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 import sqnn_kernels as sk
 
+from . import budget as _budget
 from ._validation import check_fit_targets, check_s, check_x, check_y
 from .autograd import Tensor, _sigmoid
 from .layers import activation, bits_to_pm1, encode_pm1, fit_edges, fold_thresholds, pack_sign
@@ -80,6 +81,14 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
         Weight γ ≥ 0 of the information penalty (bits) against the cross-entropy (nats). ``gamma=0`` is the
         plain SQNN baseline. On the embedded data (issue #10 protocol) γ = 0.5 keeps the label AUC within
         0.006 of γ = 0 while the adversary AUC of S from the last hidden layer drops from 0.58 to 0.505.
+        With ``max_mi`` set, the initial value of the learned multiplier.
+    max_mi : float or None, default None
+        Information budget ε in bits: minimise the label loss subject to ``I(T; S) ≤ ε`` measured on held-out
+        rows, the multiplier learned by dual ascent (see :mod:`training.budget`; ``gamma_``, ``budget_met_``).
+    max_mi_layers : {"last", "all"}, default "last"
+        Layers whose information the budget bounds (each with its own multiplier for "all").
+    max_mi_holdout : float, default 0.2
+        Share of every (domain, label) cell held out from the gradient steps to measure the information.
     mi : {"grouped", "per_neuron", "joint", "conditional"}, default "grouped"
         Estimator of ``I(T_l; S)`` (see :mod:`training.losses`): "per_neuron" is the SQNN paper's closed form
         ``Σ_i I(T_i; S)``; "grouped" (default) adds the dependence carried by combinations of neurons: the
@@ -116,14 +125,20 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
     layers_ : list of dict with ``W`` (latent weights (k, m)), ``b`` (bias, dot units), ``k``.
     output_ : dict with ``W`` (k, 1), ``alpha`` (> 0), ``c``.
     classes_ : array([0, 1]).
-    history_ : dict of per-epoch lists: ``loss``, ``ce``, ``mi`` (bits, per layer), ``seconds``.
+    history_ : dict of per-epoch lists: ``loss``, ``ce``, ``mi`` (bits, per layer), ``seconds`` (and with
+        ``max_mi`` ``mi_heldout``, bias-corrected bits per constrained layer).
+    gamma_ : float (ndarray per layer for ``max_mi_layers="all"``), the final multiplier (``gamma`` if fixed).
+    gamma_history_ : list, the multiplier of every epoch (warm-up ramp included).
+    mi_heldout_, mi_heldout_null_std_, budget_met_ : with ``max_mi``: final held-out ``I(T; S)`` (bits,
+        bias-corrected), the resolution of that estimate, and whether it is within the budget.
     """
 
     def __init__(self, hidden=(64, 64), gamma: float = 0.5, mi: str = "grouped", mi_layers: str = "all",
                  n_bins: int = 16, slope: float = 32.0, epochs: int = 60, batch_size: int = 2048,
                  lr: float = 0.005, gamma_warmup: int = 5, mi_group_size: int = 4, mi_momentum: float = 0.0,
                  random_state=None,
-                 verbose: bool = False):
+                 verbose: bool = False, max_mi: float | None = None, max_mi_layers: str = "last",
+                 max_mi_holdout: float = 0.2):
         self.hidden = hidden
         self.gamma = gamma
         self.mi = mi
@@ -138,6 +153,9 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
         self.mi_momentum = mi_momentum
         self.random_state = random_state
         self.verbose = verbose
+        self.max_mi = max_mi
+        self.max_mi_layers = max_mi_layers
+        self.max_mi_holdout = max_mi_holdout
 
     # -- parameter checks ---------------------------------------------------------------------------------
     def _invariance_weight(self) -> tuple[str, float]:
@@ -169,6 +187,8 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{name} must be a positive number, got {v!r}")
         if not isinstance(self.gamma_warmup, (int, np.integer)) or self.gamma_warmup < 0:
             raise ValueError(f"gamma_warmup must be an integer >= 0, got {self.gamma_warmup!r}")
+        _budget.check_budget(getattr(self, "max_mi", None), getattr(self, "max_mi_layers", "last"),
+                             getattr(self, "max_mi_holdout", 0.2), self.gamma)
         return tuple(int(h) for h in hidden)
 
     # -- training -----------------------------------------------------------------------------------------
@@ -265,6 +285,9 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
         opt = Adam(params + extra, lr=float(self.lr), clip=clip,
                    lr_scale={id(t): self._extra_lr_scale() for t in extra})
         groups = s * 3 + (y + 1)
+        weighting, rows = _budget.make_weighting(self, x0, y, s, groups, n_cat, len(hidden), rng)
+        if len(rows) < n:
+            x0, y, s, groups = x0[rows], y[rows], s[rows], groups[rows]
         mi_layers = range(len(hidden)) if self.mi_layers == "all" else [len(hidden) - 1]
         history = {"loss": [], "ce": [], "mi": [], "seconds": []}
         bar = None
@@ -275,19 +298,22 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
             bar = tqdm(epochs, desc=f"{type(self).__name__} γ={self.gamma:g}", unit="epoch", leave=False)
             epochs = bar
         with _single_threaded():
-            self._train_loop(epochs, x0, y, s, groups, hidden, n_cat, mi_layers, opt, rng, history, bar)
+            self._train_loop(epochs, x0, y, s, groups, hidden, n_cat, mi_layers, opt, rng, history, bar,
+                             weighting)
+            weighting.finish(self, [(w.data, b.data) for w, b in self._tensors])
         if bar is not None:
             bar.close()
         self.history_ = history
         self._store_fitted()
         return self
 
-    def _train_loop(self, epochs, x0, y, s, groups, hidden, n_cat, mi_layers, opt, rng, history, bar):
+    def _train_loop(self, epochs, x0, y, s, groups, hidden, n_cat, mi_layers, opt, rng, history, bar,
+                    weighting):
         running = [{} for _ in hidden]
         for epoch in epochs:
             t0 = time.perf_counter()
-            ramp = 1.0 if self.gamma_warmup == 0 else min(1.0, (epoch + 1) / self.gamma_warmup)
-            gamma_t = float(self.gamma) * ramp
+            ramp = weighting.ramp(epoch)
+            gammas = weighting.multipliers(epoch)
             sums = np.zeros(2 + len(hidden))
             batches = stratified_batches(groups, int(self.batch_size), rng)
             for idx in batches:
@@ -297,10 +323,10 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
                 loss = ce
                 mis = []
                 for li in range(len(hidden)):
-                    if gamma_t > 0 and li in mi_layers:
+                    if gammas[li] > 0 and li in mi_layers:
                         term = layer_mi(thetas[li], s[idx], self.mi, y[idx], n_cat, self.mi_group_size, rng,
                                         running[li], float(self.mi_momentum))
-                        loss = loss + term * gamma_t
+                        loss = loss + term * float(gammas[li])
                     else:  # monitoring only
                         term = layer_mi(thetas[li].detach(), s[idx], "per_neuron", None, n_cat)
                     mis.append(float(term.data))
@@ -315,6 +341,7 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
             history["loss"].append(sums[0])
             history["ce"].append(sums[1])
             history["mi"].append(sums[2:].tolist())
+            weighting.end_epoch([(w.data, b.data) for w, b in self._tensors], history)
             history["seconds"].append(time.perf_counter() - t0)
             if bar is not None:
                 bar.set_postfix(ce=f"{sums[1]:.3f}", mi=f"{sums[2:].sum():.3f}b")

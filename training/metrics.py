@@ -145,25 +145,29 @@ def invariance_report(model, X, y, s, *, adversary: bool = True, mi: bool = True
 
 
 def evaluate_protocol(make_model: Callable[[int], object], X, y, s, seeds=(0, 1, 2), *,
-                      verbose: bool = False, mi: bool = False, adversary_max_iter: int = 200) -> dict:
+                      verbose: bool = False, mi: bool = False, adversary_max_iter: int = 200,
+                      unlabelled_domain: int | None = 1) -> dict:
     """Issue #10's fixed protocol, repeated over ``seeds``; returns per-seed results and mean ± std.
 
     1. ``train_test_split(test_size=0.5, random_state=0, stratify=10 y + s)``;
-    2. fit ``make_model(seed)`` on the training half with ``y = −1`` for every ``s = 1`` row;
-    3. on the test half: label ROC AUC on ``s = 1`` rows; adversary AUC (5-fold CV
+    2. fit ``make_model(seed)`` on the training half with ``y = −1`` for every row of domain
+       ``unlabelled_domain`` (default 1: the "real data" of a simulation-vs-data shift; ``None`` keeps every
+       label, as in fairness data where ``s`` is a sensitive attribute);
+    3. on the test half: label ROC AUC on all rows and on ``s = 1`` rows; adversary AUC (5-fold CV
        ``HistGradientBoostingClassifier(max_iter=200, random_state=0)`` predicting ``s`` from the last hidden
        layer's deterministic bits); KS between the ``s = 0`` and ``s = 1`` score distributions.
 
     Returns
     -------
-    dict with ``runs`` (list of per-seed dicts incl. ``fit_seconds``) and, for each metric,
-    ``<metric>_mean`` and ``<metric>_std``.
+    dict with ``runs`` (list of per-seed dicts incl. ``fit_seconds``, and for a model fitted with an
+    information budget its ``gamma_`` and held-out ``mi_heldout_``) and, for each metric, ``<metric>_mean``
+    and ``<metric>_std``.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(np.int64)
     s = np.asarray(s).astype(np.int64)
     idx_tr, idx_te = train_test_split(np.arange(len(X)), test_size=0.5, random_state=0, stratify=y * 10 + s)
-    y_tr = np.where(s[idx_tr] == 1, -1, y[idx_tr])
+    y_tr = y[idx_tr] if unlabelled_domain is None else np.where(s[idx_tr] == unlabelled_domain, -1, y[idx_tr])
     runs = []
     import time
 
@@ -177,19 +181,26 @@ def evaluate_protocol(make_model: Callable[[int], object], X, y, s, seeds=(0, 1,
         one = st == 1
         run = {
             "seed": seed,
+            "label_auc": float(roc_auc_score(yt, score)),
             "label_auc_s1": float(roc_auc_score(yt[one], score[one])),
             "label_auc_s0": float(roc_auc_score(yt[~one], score[~one])),
             "adversary_auc": adversary_auc(_hidden_codes(model, xt), st, max_iter=adversary_max_iter),
             "ks": ks_distance(score[~one], score[one]),
             "fit_seconds": fit_s,
         }
+        for attr in ("gamma_", "mi_heldout_"):
+            if np.ndim(getattr(model, attr, None)) == 0 and getattr(model, attr, None) is not None:
+                run[attr.rstrip("_")] = float(getattr(model, attr))
         if mi and hasattr(model, "activations"):
             run["mi"] = [sk.per_neuron_mi(t, st) for t in model.activations(xt)]
         if verbose:
             print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in run.items()}, flush=True)
         runs.append(run)
     out: dict = {"runs": runs}
-    for key in ("label_auc_s1", "label_auc_s0", "adversary_auc", "ks", "fit_seconds"):
+    for key in ("label_auc", "label_auc_s1", "label_auc_s0", "adversary_auc", "ks", "fit_seconds", "gamma",
+                "mi_heldout"):
+        if any(key not in r for r in runs):
+            continue
         vals = np.array([r[key] for r in runs])
         out[f"{key}_mean"] = float(vals.mean())
         out[f"{key}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0

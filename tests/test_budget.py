@@ -1,0 +1,147 @@
+"""Information budget ``SQNNClassifier(max_mi=ε)``: held-out split, estimator and its null, dual ascent."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from training import SQNNClassifier
+from training.budget import DualAscent, deterministic_bits, heldout_information, split_holdout
+
+FAST = {"hidden": (16, 8), "epochs": 6, "batch_size": 256, "n_bins": 4}
+
+
+def leaky(n=1600, seed=0, shift=2.0):
+    """Label in features 0-1; feature 2 carries the domain strongly (so unconstrained bits reveal s)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    s = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, 4))
+    x[:, 0] += 1.5 * y
+    x[:, 1] -= 1.0 * y
+    x[:, 2] += shift * s
+    return x, y, s
+
+
+def test_split_holdout_stratified_and_disjoint():
+    groups = np.repeat([0, 1, 2, 5], [100, 40, 1, 9])
+    train, held = split_holdout(groups, 0.25, np.random.default_rng(0))
+    assert np.intersect1d(train, held).size == 0
+    assert np.array_equal(np.sort(np.concatenate([train, held])), np.arange(len(groups)))
+    assert [int(np.sum(groups[held] == g)) for g in (0, 1, 2, 5)] == [25, 10, 0, 2]  # the single row stays
+
+
+def test_heldout_information_null_and_signal():
+    rng = np.random.default_rng(1)
+    s = rng.integers(0, 2, 4000)
+    noise = rng.integers(0, 2, (4000, 8)).astype(float)
+    info = heldout_information(noise, s, None, "grouped", 2, 4, np.random.default_rng(0), n_permutations=5)
+    assert info["bias"] > 0  # the plug-in estimate is biased upward ...
+    assert abs(info["corrected"]) < 4 * info["null_std"] + 1e-3  # ... and the null removes it
+    leak = noise.copy()
+    leak[:, 0] = s
+    info = heldout_information(leak, s, None, "per_neuron", 2, 4, np.random.default_rng(0))
+    assert info["corrected"] == pytest.approx(1.0, abs=0.01)  # one bit equal to s carries 1 bit
+
+
+def test_deterministic_bits_match_transform():
+    x, y, s = leaky()
+    model = SQNNClassifier(gamma=0.0, random_state=0, **FAST).fit(x, y, s)
+    from training.layers import encode_pm1
+
+    params = [(lay["W"], lay["b"] / lay["k"]) for lay in model.layers_]
+    bits = deterministic_bits(encode_pm1(x, model.edges_, np.float64), params, model.slope)
+    assert np.array_equal(bits[-1].astype(np.uint8), model.transform(x))
+
+
+def test_budget_fit_reports_multiplier_and_heldout_information():
+    x, y, s = leaky()
+    model = SQNNClassifier(max_mi=0.02, random_state=0, **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model.fit(x, y, s)
+    assert isinstance(model.gamma_, float) and model.gamma_ > 0
+    assert len(model.gamma_history_) == FAST["epochs"]
+    assert len(model.history_["mi_heldout"]) == FAST["epochs"]
+    assert model.mi_heldout_ >= 0 and isinstance(model.budget_met_, bool)
+    assert model.budget_met_ == (model.mi_heldout_ <= 0.02)
+
+
+def test_multiplier_rises_when_budget_violated_and_falls_when_slack():
+    x, y, s = leaky()
+    common = {**FAST, "gamma_warmup": 0, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        tight = SQNNClassifier(max_mi=1e-4, gamma=0.05, **common).fit(x, y, s)
+    loose = SQNNClassifier(max_mi=5.0, gamma=0.05, **common).fit(x, y, s)
+    assert tight.gamma_ > 0.05 * 1.5  # the domain leaks, so the multiplier must grow
+    assert loose.gamma_ < 0.05 / 1.5  # 5 bits is never binding: the multiplier decays
+    assert loose.budget_met_
+
+
+def test_warns_when_budget_not_met():
+    x, y, s = leaky(shift=4.0)
+    model = SQNNClassifier(max_mi=1e-6, gamma=1e-3, random_state=0, **{**FAST, "epochs": 1})
+    with pytest.warns(UserWarning, match="budget max_mi=1e-06 bits is not met"):
+        model.fit(x, y, s)
+    assert model.budget_met_ is False
+
+
+def test_fixed_gamma_keeps_working_and_records_ramp():
+    x, y, s = leaky()
+    model = SQNNClassifier(gamma=0.5, gamma_warmup=2, random_state=0, **FAST).fit(x, y, s)
+    assert model.gamma_ == 0.5
+    assert model.gamma_history_ == [0.25, 0.5, 0.5, 0.5, 0.5, 0.5]
+    assert "mi_heldout" not in model.history_ and not hasattr(model, "budget_met_")
+
+
+def test_every_layer_budget_has_one_multiplier_per_layer():
+    x, y, s = leaky()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = SQNNClassifier(max_mi=0.01, max_mi_layers="all", random_state=0, **FAST).fit(x, y, s)
+    assert model.gamma_.shape == (2,) and model.mi_heldout_.shape == (2,)
+    assert np.array(model.gamma_history_).shape == (FAST["epochs"], 2)
+
+
+def test_budget_fit_reproducible():
+    x, y, s = leaky()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        a = SQNNClassifier(max_mi=0.01, random_state=4, **FAST).fit(x, y, s)
+        b = SQNNClassifier(max_mi=0.01, random_state=4, **FAST).fit(x, y, s)
+    assert a.gamma_history_ == b.gamma_history_
+    assert np.array_equal(a.predict_proba(x), b.predict_proba(x))
+
+
+def test_dual_step_is_bounded_and_scale_free():
+    held = np.zeros((10, 3))
+    d = DualAscent(0.01, 1.0, 0, 1, "last", held, np.zeros(10, int), np.zeros(10, int), "per_neuron", 2, 4,
+                   32.0, np.random.default_rng(0), step=0.3)
+    d.measure = lambda params: [{"corrected": 1e3, "null_std": 0.0}]
+    d.end_epoch([], {})
+    assert np.exp(d.log_gamma[0]) == pytest.approx(np.exp(0.3), rel=1e-3)  # at most e^η per epoch
+    d.measure = lambda params: [{"corrected": 0.0, "null_std": 0.0}]
+    for _ in range(200):
+        d.end_epoch([], {})
+    assert np.exp(d.log_gamma[0]) == pytest.approx(1e-4)  # clipped at γ₀ / 10⁴
+
+
+@pytest.mark.parametrize(
+    ("params", "s_none", "err", "match"),
+    [
+        ({"max_mi": -0.1}, False, ValueError, "max_mi must be a finite number of bits > 0"),
+        ({"max_mi": "0.1"}, False, TypeError, "max_mi must be a number of bits"),
+        ({"max_mi": 0.1, "max_mi_layers": "first"}, False, ValueError, "max_mi_layers must be one of"),
+        ({"max_mi": 0.1, "max_mi_holdout": 1.0}, False, ValueError, "max_mi_holdout must lie strictly"),
+        ({"max_mi": 0.1, "gamma": 0.0}, False, ValueError, "gamma is the initial multiplier"),
+        ({"max_mi": 0.1}, True, ValueError, "needs rows of at least two domains"),
+    ],
+)
+def test_budget_parameter_errors(params, s_none, err, match):
+    x, y, s = leaky(n=200)
+    with pytest.raises(err, match=match), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        SQNNClassifier(**{**FAST, **params}).fit(x, y, None if s_none else s)

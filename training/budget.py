@@ -1,0 +1,253 @@
+"""An information budget in bits: minimise the label loss subject to ``I(T; S) ≤ ε`` (dual ascent).
+
+With ``SQNNClassifier(max_mi=ε)`` training solves
+
+    min_w  CE(w)   subject to   Î_l(w) ≤ ε   for each constrained layer l,
+
+through the Lagrangian ``CE + Σ_l γ_l Î_l`` (the multiplier ``γ`` weighs the same information term as the
+fixed-``gamma`` loss, so the penalised layers are those of ``mi_layers``). ``Î_l`` is the trainer's own
+estimator (``mi=``: grouped, per-neuron, joint or the conditional ``I(T; S | Y)``) applied to the
+**deterministic** bits ``T_l = [θ_l ≥ 0.5]`` of the deployed network on rows held out from the gradient steps,
+bias-corrected by a permutation null (as :func:`training.metrics.layer_information`):
+
+    Î = I(T; S) − mean_p I(T; S_p),     S_p = a seeded permutation of S     (bits).
+
+After every epoch the multiplier takes one dual-ascent step in log space,
+
+    log γ_l ← clip(log γ_l + η · tanh((Î_l − ε) / max(ε, σ_l)),  log γ₀ ± log 10⁴),
+
+with ``σ_l`` the standard deviation of the permutation null (the estimate's resolution): a bounded,
+multiplicative step, so the same ``ε`` grid works whatever the natural scale of ``γ`` on a data set (the
+motivation of the budget). γ grows while the held-out information exceeds the budget and decays when the
+budget is slack; ``γ₀`` is the estimator's ``gamma``. The warm-up ramp of ``gamma_warmup`` multiplies the
+multiplier as in the fixed-``gamma`` loss.
+
+Held-out rows: a stratified share ``max_mi_holdout`` of every (domain, label) cell (labelled and unlabelled
+rows alike; they never enter a gradient step). After ``fit`` the estimator reports the final held-out
+information (``mi_heldout_``, bits, bias-corrected), whether it is within the budget (``budget_met_``) and
+warns if it is not.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .autograd import Tensor
+from .layers import activation
+from .losses import layer_mi
+
+__all__ = ["BUDGET_LAYERS", "DualAscent", "FixedWeight", "heldout_information", "make_weighting",
+           "split_holdout"]
+
+BUDGET_LAYERS = ("last", "all")
+_LOG_RANGE = float(np.log(1e4))
+
+
+def split_holdout(groups: np.ndarray, fraction: float,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split of row indices into (gradient rows, held-out rows), both sorted.
+
+    Every cell ``g`` of ``groups`` gives ``round(fraction · N_g)`` rows to the held-out part, but always keeps
+    at least one row for the gradient steps.
+    """
+    held = []
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        n_held = min(round(fraction * len(rows)), len(rows) - 1)
+        if n_held > 0:
+            held.append(rng.choice(rows, n_held, replace=False))
+    held_idx = np.sort(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)
+    mask = np.ones(len(groups), dtype=bool)
+    mask[held_idx] = False
+    return np.flatnonzero(mask), held_idx
+
+
+def deterministic_bits(x0: np.ndarray, params: list[tuple[np.ndarray, np.ndarray]],
+                       slope: float) -> list[np.ndarray]:
+    """Deterministic hidden bits ``T_l = [θ_l ≥ 0.5]`` (float {0, 1}) of every layer for ±1 inputs ``x0``.
+
+    ``params`` holds the training-time ``(W, b)`` of each layer (latent weights (k, m), bias in units of
+    ``dot / k``); ``θ_l`` follows :func:`training.layers.activation` with the sign rule ``sign(0) = +1``.
+    """
+    h = np.asarray(x0, dtype=np.float64)
+    bits = []
+    for w, b in params:
+        k = w.shape[0]
+        theta = activation(h @ np.where(w >= 0, 1.0, -1.0), np.asarray(b, dtype=np.float64) * k, slope, k)
+        t = theta >= 0.5
+        bits.append(t.astype(np.float64))
+        h = np.where(t, 1.0, -1.0)
+    return bits
+
+
+def heldout_information(bits: np.ndarray, s: np.ndarray, y: np.ndarray | None, kind: str, n_cat: int,
+                        group_size: int, rng: np.random.Generator,
+                        n_permutations: int = 3) -> dict[str, float]:
+    """The trainer's estimator ``kind`` of ``I(T; S)`` (or ``I(T; S | Y)``) on held-out bits, with its null.
+
+    Returns ``estimate`` (plug-in, bits), ``bias`` (mean over ``n_permutations`` permutations of ``s``, whose
+    true information is 0), ``null_std`` (their standard deviation: the resolution of the estimate) and
+    ``corrected = estimate − bias`` (may be slightly negative; reporting clips it at 0). The grouped estimator
+    draws one neuron grouping from ``rng`` and uses it for the estimate and every permutation.
+    """
+    t = Tensor(np.asarray(bits, dtype=np.float64), requires_grad=False)
+    grouping_seed = int(rng.integers(0, 2**63))
+
+    def estimate(s_used: np.ndarray) -> float:
+        grouping = np.random.default_rng(grouping_seed) if kind == "grouped" else None
+        return float(layer_mi(t, s_used, kind, y, n_cat, group_size, grouping).data)
+
+    est = estimate(s)
+    null = [estimate(rng.permutation(s)) for _ in range(n_permutations)]
+    bias = float(np.mean(null)) if null else 0.0
+    return {"estimate": est, "bias": bias, "null_std": float(np.std(null)) if null else 0.0,
+            "corrected": est - bias}
+
+
+class FixedWeight:
+    """The fixed-``gamma`` schedule: ``γ_t = γ · min(1, (t + 1) / warmup)``; nothing is held out."""
+
+    def __init__(self, gamma: float, warmup: int, n_layers: int):
+        self.gamma, self.warmup, self.n_layers = float(gamma), int(warmup), n_layers
+        self.history: list[float] = []
+
+    def ramp(self, epoch: int) -> float:
+        return 1.0 if self.warmup == 0 else min(1.0, (epoch + 1) / self.warmup)
+
+    def multipliers(self, epoch: int) -> np.ndarray:
+        """Per-layer weight of the information term in this epoch."""
+        g = self.gamma * self.ramp(epoch)
+        self.history.append(g)
+        return np.full(self.n_layers, g)
+
+    def end_epoch(self, params, history: dict) -> None:
+        """Nothing to learn."""
+
+    def finish(self, model, params) -> None:
+        model.gamma_ = self.gamma
+        model.gamma_history_ = list(self.history)
+
+
+class DualAscent(FixedWeight):
+    """Multipliers ``γ_l`` of the constraints ``Î_l ≤ ε`` learned by log-space dual ascent (module docstring).
+
+    Parameters
+    ----------
+    max_mi : budget ε in bits (> 0).
+    gamma0 : initial multiplier (> 0).
+    warmup : epochs of the linear ramp of the multipliers.
+    n_layers : hidden layers of the network.
+    layers : "last" (constrain the last hidden layer; one multiplier weighs every penalised layer) or "all"
+        (one constraint and multiplier per hidden layer).
+    x_held, s_held, y_held : the held-out rows (±1 encoded inputs, domains, labels).
+    kind, n_cat, group_size : the trainer's estimator settings.
+    slope : the network's θ slope.
+    rng : generator for the estimator's groupings and the permutations.
+    step : η of the log-space step.
+    """
+
+    def __init__(self, max_mi: float, gamma0: float, warmup: int, n_layers: int, layers: str,
+                 x_held: np.ndarray, s_held: np.ndarray, y_held: np.ndarray, kind: str, n_cat: int,
+                 group_size: int, slope: float, rng: np.random.Generator, step: float = 0.3):
+        super().__init__(gamma0, warmup, n_layers)
+        self.max_mi, self.layers, self.step = float(max_mi), layers, float(step)
+        self.constrained = list(range(n_layers)) if layers == "all" else [n_layers - 1]
+        self.log_gamma = np.full(len(self.constrained), np.log(gamma0))
+        self.log_bounds = (np.log(gamma0) - _LOG_RANGE, np.log(gamma0) + _LOG_RANGE)
+        self.x_held, self.s_held, self.y_held = x_held, s_held, y_held
+        self.kind, self.n_cat, self.group_size, self.slope, self.rng = kind, n_cat, group_size, slope, rng
+        self.history_gamma: list[list[float]] = []
+
+    def multipliers(self, epoch: int) -> np.ndarray:
+        g = np.exp(self.log_gamma) * self.ramp(epoch)
+        self.history_gamma.append(g.tolist())
+        if self.layers == "all":
+            return g
+        return np.full(self.n_layers, g[0])
+
+    def measure(self, params) -> list[dict[str, float]]:
+        """Held-out information of each constrained layer for the current weights."""
+        bits = deterministic_bits(self.x_held, params, self.slope)
+        return [heldout_information(bits[li], self.s_held, self.y_held, self.kind, self.n_cat,
+                                    self.group_size, self.rng) for li in self.constrained]
+
+    def end_epoch(self, params, history: dict) -> None:
+        """Measure ``Î_l`` on the held-out rows and take one dual-ascent step."""
+        info = self.measure(params)
+        corrected = np.array([d["corrected"] for d in info])
+        scale = np.maximum(self.max_mi, [d["null_std"] for d in info])
+        history.setdefault("mi_heldout", []).append(corrected.tolist())
+        violation = np.tanh((corrected - self.max_mi) / scale)
+        self.log_gamma = np.clip(self.log_gamma + self.step * violation, *self.log_bounds)
+
+    def finish(self, model, params) -> None:
+        """Set ``gamma_``, ``gamma_history_``, ``mi_heldout_``, ``mi_heldout_null_std_`` and ``budget_met_``;
+        warn if the final held-out information exceeds the budget."""
+        info = self.measure(params)
+        gammas = np.exp(self.log_gamma)
+        hist = np.array(self.history_gamma)
+        if self.layers == "last":
+            model.gamma_ = float(gammas[0])
+            model.gamma_history_ = hist[:, 0].tolist()
+        else:
+            model.gamma_ = gammas
+            model.gamma_history_ = hist.tolist()
+        measured = np.array([max(0.0, d["corrected"]) for d in info])
+        model.mi_heldout_ = float(measured[0]) if self.layers == "last" else measured
+        model.mi_heldout_null_std_ = float(max(d["null_std"] for d in info))
+        model.budget_met_ = bool(np.all(measured <= self.max_mi))
+        if not model.budget_met_:
+            warnings.warn(
+                f"the information budget max_mi={self.max_mi:g} bits is not met on the {len(self.s_held)} "
+                f"held-out rows: I(T;S) = {np.round(measured, 5).tolist()} bits (bias-corrected; estimator "
+                f"resolution ±{model.mi_heldout_null_std_:.1e} bits); train longer, raise gamma (the initial "
+                "multiplier) or max_mi",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
+def check_budget(max_mi, layers, holdout, gamma) -> None:
+    """Validate the budget parameters of :class:`~training.SQNNClassifier` (``max_mi`` None = no budget)."""
+    if max_mi is None:
+        return
+    if isinstance(max_mi, bool) or not isinstance(max_mi, (int, float, np.integer, np.floating)):
+        raise TypeError(f"max_mi must be a number of bits or None, got {type(max_mi).__name__}")
+    if not np.isfinite(max_mi) or max_mi <= 0:
+        raise ValueError(f"max_mi must be a finite number of bits > 0 (or None), got {max_mi!r}")
+    if layers not in BUDGET_LAYERS:
+        raise ValueError(f"max_mi_layers must be one of {BUDGET_LAYERS}, got {layers!r}")
+    if isinstance(holdout, bool) or not isinstance(holdout, (int, float, np.integer, np.floating)):
+        raise TypeError(f"max_mi_holdout must be a fraction, got {type(holdout).__name__}")
+    if not 0 < holdout < 1:
+        raise ValueError(f"max_mi_holdout must lie strictly between 0 and 1, got {holdout!r}")
+    if gamma <= 0:
+        raise ValueError(f"with max_mi, gamma is the initial multiplier and must be > 0, got {gamma!r}")
+
+
+def make_weighting(model, x0: np.ndarray, y: np.ndarray, s: np.ndarray, groups: np.ndarray, n_cat: int,
+                   n_layers: int, rng: np.random.Generator):
+    """The multiplier schedule of a fit and the rows its gradient steps use.
+
+    Returns ``(weighting, train_rows)``: :class:`FixedWeight` and all rows when ``model.max_mi`` is None;
+    otherwise :class:`DualAscent` over a stratified held-out share of the rows and the remaining rows.
+    """
+    max_mi = getattr(model, "max_mi", None)
+    if max_mi is None:
+        return FixedWeight(model.gamma, model.gamma_warmup, n_layers), np.arange(len(y))
+    if np.unique(s).size < 2:
+        raise ValueError("max_mi (an I(T;S) budget) needs rows of at least two domains in s")
+    train, held = split_holdout(groups, float(model.max_mi_holdout), rng)
+    if np.unique(s[held]).size < 2:
+        raise ValueError("max_mi: the held-out rows hold one domain only; give more rows per domain or raise "
+                         "max_mi_holdout")
+    if model.mi == "conditional":
+        lab = held[y[held] >= 0]
+        if np.unique(s[lab]).size < 2:
+            raise ValueError("max_mi with mi='conditional' needs labelled held-out rows of two domains")
+    weighting = DualAscent(max_mi, float(model.gamma), int(model.gamma_warmup), n_layers, model.max_mi_layers,
+                           x0[held], s[held], y[held], model.mi, n_cat, int(model.mi_group_size),
+                           float(model.slope), np.random.default_rng(rng.integers(0, 2**63)))
+    return weighting, train
