@@ -60,6 +60,9 @@ class HiddenLayer:
         """Number of neurons (output width)."""
         return int(self.weights.shape[0])
 
+    def __repr__(self) -> str:
+        return f"HiddenLayer(k={self.k}, m={self.m})"
+
 
 @dataclass(frozen=True)
 class OutputLayer:
@@ -90,6 +93,10 @@ class OutputLayer:
     def n_out(self) -> int:
         """Number of output scores."""
         return int(self.weights.shape[0])
+
+    def __repr__(self) -> str:
+        return (f"OutputLayer(k={self.k}, n_out={self.n_out}, scale={self.scale:.6g}, "
+                f"offset={self.offset:.6g})")
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,19 @@ class BinaryNetSpec:
     def widths(self) -> list[int]:
         """Bit widths of every stage: [thermometer, hidden..., n_out]."""
         return [self.n_inputs, *(layer.m for layer in self.layers), self.output.n_out]
+
+    def __repr__(self) -> str:
+        from .summary import short_repr
+
+        return short_repr(self)
+
+    def summary(self) -> str:
+        """A table of the network: per stage its input and output bits, ±1 weights, binary MACs per event
+        and memory; the input format (features, edges and their range, a suggested fixed-point format) and
+        which engine path predicts it. See :mod:`sqnn_kernels.summary`."""
+        from .summary import summary_text
+
+        return summary_text(self)
 
     # -- inference ----------------------------------------------------------------------------------------
     def predict_scores(self, x) -> np.ndarray:

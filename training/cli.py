@@ -240,6 +240,25 @@ def _export_fpga(args) -> None:
     print(f"FPGA project for {args.model} ({spec.widths}) written to {path or args.out}")
 
 
+def _info(args) -> None:
+    import sqnn_kernels as sk
+
+    spec = sk.BinaryNetSpec.from_npz(args.model)
+    print(f"{args.model}: {spec.summary()}")
+    if spec.feature_names:
+        print("features: " + ", ".join(spec.feature_names))
+    try:
+        from fpga import auto_frac_bits, estimate_cost
+    except ImportError as err:
+        print(f"FPGA: not available ({err})")
+        return
+    cost = estimate_cost(spec, feature_bits=args.feature_bits)
+    fracs = auto_frac_bits(spec.edges, args.feature_bits)
+    print(f"FPGA (sqnn_core, {args.feature_bits}-bit features, frac_bits {min(fracs)}..{max(fracs)} per "
+          f"feature): latency {cost['latency_clocks']} clocks, ~{cost['lut']:,} LUT6, ~{cost['ff']:,} FF "
+          "(estimate calibrated on yosys synth_xilinx; within 15 % on the test nets)")
+
+
 def _export_onnx(args) -> None:
     import sqnn_kernels as sk
 
@@ -311,6 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("model", help="file written by SQNNClassifier.save or BinaryNetSpec.to_npz")
     export.add_argument("--out", default="sqnn_fpga", help="output folder (default sqnn_fpga)")
     export.set_defaults(func=_export_fpga)
+
+    info = sub.add_parser("info", help="summary of a saved model: layers, bits, memory, engine, FPGA cost")
+    info.add_argument("model", help="file written by SQNNClassifier.save or BinaryNetSpec.to_npz")
+    info.add_argument("--feature-bits", type=int, default=16,
+                      help="FPGA input width per feature for the latency/LUT estimate (default 16)")
+    info.set_defaults(func=_info)
 
     onnx = sub.add_parser("export-onnx", help="write the exact ONNX (or QONNX) graph of a saved model")
     onnx.add_argument("model", help="file written by SQNNClassifier.save or BinaryNetSpec.to_npz")
