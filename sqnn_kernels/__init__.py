@@ -4,6 +4,7 @@ Binary values are ±1 with bit 1 meaning +1; rows are packed little-endian into 
 a plain-numpy twin in :mod:`sqnn_kernels.reference`.
 """
 
+from ._cache import KernelCacheWarning
 from .bernoulli import bernoulli_pack
 from .bits import pack_bits, unpack_bits
 from .dense import binary_dense_threshold, xnor_popcount_dense
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BinaryNetSpec",
     "HiddenLayer",
+    "KernelCacheWarning",
     "OutputLayer",
     "bernoulli_entropy",
     "bernoulli_pack",

@@ -19,19 +19,33 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+from . import _threads
+from ._cache import enable_disk_cache
+
+JIT_OPTIONS = {"nogil": True, "fastmath": False, "error_model": "numpy"}
+
+
+def _njit(args, options):
+    """``numba.njit(*args, **options)`` whose dispatchers use the project's disk cache (:mod:`._cache`)."""
+    cache = options.pop("cache", True)
+    function = args[0] if args and callable(args[0]) else None
+    make = nb.njit(**options) if function is not None else nb.njit(*args, **options)
+
+    def build(fn):
+        disp = make(fn)
+        return enable_disk_cache(disp) if cache else disp
+
+    return build(function) if function is not None else build
 
 
 def jit(*args, **kwargs):
-    """``numba.njit`` with the project's options (``cache=True``, ``nogil=True``)."""
-    options = {**JIT_OPTIONS, **kwargs}
-    return nb.njit(*args, **options)
+    """``numba.njit`` with the project's options (``nogil=True``, cached on disk by :mod:`._cache`)."""
+    return _njit(args, {**JIT_OPTIONS, **kwargs})
 
 
 def pjit(*args, **kwargs):
     """``jit`` with ``parallel=True`` for kernels that ``prange`` over rows or fixed-size chunks."""
-    options = {**JIT_OPTIONS, "parallel": True, **kwargs}
-    return nb.njit(*args, **options)
+    return _njit(args, {**JIT_OPTIONS, "parallel": True, **kwargs})
 
 
 def target_has_vector_popcount() -> bool:
@@ -53,7 +67,9 @@ class Dual:
     """One kernel source compiled twice: serial for small calls, ``parallel=True`` for large ones.
 
     ``kernel(work, *args)`` runs the parallel build when ``work >= PARALLEL_MIN_WORK`` (``work`` counts
-    elementary operations). Both builds compute the same result; only the thread fan-out differs.
+    elementary operations), through :func:`._threads.launch` (a lock on thread-unsafe threading layers), and
+    the serial build in a process forked after OpenMP threads started (:mod:`._threads`). Both builds compute
+    the same result; only the thread fan-out differs.
     """
 
     def __init__(self, fn):
@@ -66,7 +82,9 @@ class Dual:
         self.__doc__ = fn.__doc__
 
     def __call__(self, work: int, *args):
-        return (self.parallel if work >= PARALLEL_MIN_WORK else self.serial)(*args)
+        if work < PARALLEL_MIN_WORK or _threads.serial_only():
+            return self.serial(*args)
+        return _threads.launch(self.parallel, *args)
 
 
 def dual(fn) -> Dual:

@@ -393,15 +393,20 @@ def compiled(spec: BinaryNetSpec) -> CompiledNet:
     return net
 
 
-def _run(net: CompiledNet, flat: np.ndarray, n: int, f: int, out: np.ndarray) -> int:
+def _work(net: CompiledNet, n: int) -> int:
+    """Elementary operations of scoring ``n`` rows (picks the serial or the parallel build)."""
+    return n * (net.edges64.size + net.n_pairs * net.table.shape[1] + net.weights.size + net.out_weights.size)
+
+
+def _run(net: CompiledNet, flat: np.ndarray, n: int, f: int, out: np.ndarray, work: int) -> int:
     """Scores of the first ``n`` rows of the row-major ``flat`` values (``f`` per row) into ``out``.
 
     ``flat`` must hold ``(n - 1) * f + read_width`` values: the last row's vector reads run past its end.
+    ``work`` (:func:`_work` of the whole call) picks the build, so one call compiles at most one.
     Returns the number of non-finite values seen (0 when all are finite).
     """
     kernel = _kernel(net.lanes, net.edges64.shape[1], net.group, net.table.shape[1])
     edges = net.edges32 if flat.dtype == np.float32 else net.edges64
-    work = n * (net.edges64.size + net.n_pairs * net.table.shape[1] + net.weights.size + net.out_weights.size)
     return kernel(work, flat, f, n, net.n_pairs, edges, net.table.reshape(-1),
                   net.first_thresholds, net.n_bits, net.weights, net.w_offsets, net.ks, net.ms,
                   net.thresholds, net.t_offsets, net.lut, net.lut_offsets, net.agree_thresholds,
@@ -419,11 +424,12 @@ def fused_scores(net: CompiledNet, x: np.ndarray) -> np.ndarray:
         return out
     over = max(0, net.read_width - f)  # values the last row's reads run past its end
     safe = n - min(n, -(-over // f))  # rows whose reads stay inside x
-    bad = _run(net, x.reshape(-1), safe, f, out) if safe else 0
+    work = _work(net, n)
+    bad = _run(net, x.reshape(-1), safe, f, out, work) if safe else 0
     if safe < n:  # the last rows through a zero-padded copy
         tail = np.zeros((n - safe) * f + over, dtype=x.dtype)
         tail[: (n - safe) * f] = x[safe:].ravel()
-        bad += _run(net, tail, n - safe, f, out[safe:])
+        bad += _run(net, tail, n - safe, f, out[safe:], work)
     if bad:
         count = int(np.count_nonzero(~np.isfinite(x)))
         raise ValueError(f"x must be finite; it holds {count} NaN/inf value(s)")

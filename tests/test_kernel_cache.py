@@ -1,0 +1,145 @@
+"""The numba disk cache: compiled once across processes, and a broken cache never breaks a kernel."""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+import sqnn_kernels as sk
+from sqnn_kernels import _cache, precompile
+from sqnn_kernels import reference as ref
+from sqnn_kernels._jit import jit
+
+ROOT = Path(__file__).parent.parent
+
+
+def _small_spec() -> sk.BinaryNetSpec:
+    rng = np.random.default_rng(0)
+    edges = [np.sort(rng.normal(size=3)) for _ in range(5)]
+    w1 = sk.pack_bits(rng.integers(0, 2, (16, 15)).astype(bool))
+    w2 = sk.pack_bits(rng.integers(0, 2, (1, 16)).astype(bool))
+    return sk.BinaryNetSpec(edges, [sk.HiddenLayer(w1, 15, np.zeros(16, np.int64))],
+                            sk.OutputLayer(w2, 16, np.zeros(1, np.int32)))
+
+
+# A new process loads a model and scores it through the fused engine (a factory-made kernel that captures
+# other jitted functions): float64 rows through the serial build, float32 rows through the parallel one.
+SCORE = """
+import json, sys, warnings
+import numpy as np
+import sqnn_kernels as sk
+from sqnn_kernels import engine
+warnings.simplefilter("error", sk.KernelCacheWarning)
+spec = sk.BinaryNetSpec.from_npz(sys.argv[1])
+x = np.random.default_rng(1).normal(size=(20000, 5))
+small = sk.predict_scores(spec, x[:20])
+large = sk.predict_scores(spec, x.astype(np.float32))
+net = engine.compiled(spec)
+k = engine._kernel(net.lanes, net.edges64.shape[1], net.group, net.table.shape[1])
+stats = [k.serial.stats, k.parallel.stats]
+print(json.dumps({"hits": sum(sum(s.cache_hits.values()) for s in stats),
+                  "misses": sum(sum(s.cache_misses.values()) for s in stats),
+                  "small": small.ravel().tolist(), "large": int(large.sum())}))
+"""
+
+
+def _python(args: list[str], cache_dir: Path) -> str:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir), "PYTHONPATH": str(ROOT)}
+    env.pop("NUMBA_DISABLE_JIT", None)
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def _files(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+def test_precompiled_kernels_load_in_a_new_process_and_the_cache_stops_growing(tmp_path):
+    """Regression: the cache key hashed a pickle holding a per-process id, so every process recompiled."""
+    spec = _small_spec()
+    model = tmp_path / "model.npz"
+    spec.to_npz(model)
+    cache = tmp_path / "cache"
+    out = _python(["-m", "sqnn_kernels.precompile", str(model)], cache)
+    assert "compiled the scoring kernels of 1 model(s)" in out
+    files = _files(cache)
+    assert files
+    x = np.random.default_rng(1).normal(size=(20000, 5))
+    expected = {"small": ref.forward(spec, x[:20])[0].ravel().tolist(),
+                "large": int(ref.forward(spec, x.astype(np.float32))[0].sum())}
+    for _ in range(2):
+        got = json.loads(_python(["-c", SCORE, str(model)], cache).strip().splitlines()[-1])
+        assert got == {**expected, "hits": 2, "misses": 0}
+        assert _files(cache) == files  # nothing compiled, nothing written
+
+
+def test_precompile_command_line_errors(tmp_path, capsys):
+    assert precompile.main([]) == 2
+    assert precompile.main(["--help"]) == 0
+    assert "python -m sqnn_kernels.precompile" in capsys.readouterr().out
+    assert precompile.main([str(tmp_path / "missing.npz")]) == 2
+    assert "model file not found" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="BinaryNetSpec"):
+        precompile.precompile(["model.npz"])
+    with pytest.raises(ValueError, match="float32 or float64"):
+        precompile.precompile([_small_spec()], dtypes=[np.int32])
+
+
+def _add_one(a):
+    return a + 1
+
+
+def _captures(helper):
+    def outer(a):
+        return helper(a) * 2
+    return outer
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_cache, "_warned", False)
+    return tmp_path
+
+
+def test_a_captured_jitted_function_has_a_stable_key(cache_dir):
+    helper = jit(_add_one)
+    outer = jit(_captures(helper))
+    assert outer(np.int64(3)) == 8
+    again = jit(_captures(jit(_add_one)))  # as a new process builds it: other dispatcher objects
+    assert again(np.int64(3)) == 8
+    assert sum(again.stats.cache_hits.values()) == 1 and not again.stats.cache_misses
+
+
+@pytest.mark.parametrize("what", ["index", "data"])
+def test_a_corrupt_cache_compiles_in_memory_with_one_warning(cache_dir, what):
+    assert jit(_add_one)(np.int64(1)) == 2
+    suffix = ".nbi" if what == "index" else ".nbc"
+    broken = [p for p in cache_dir.rglob(f"*{suffix}") if "_add_one" in p.name]
+    assert broken
+    for p in broken:
+        p.write_bytes(b"\x80\x04not a pickle")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert jit(_add_one)(np.int64(41)) == 42
+        assert jit(_add_one)(np.float64(0.5)) == 1.5  # a second failure in the same process: no new warning
+    found = [w for w in caught if issubclass(w.category, _cache.KernelCacheWarning)]
+    assert len(found) == 1 and str(cache_dir) in str(found[0].message)
+
+
+def test_a_full_disk_compiles_in_memory_with_one_warning(cache_dir, monkeypatch):
+    def no_space(self, name, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(numba.core.caching.IndexDataCacheFile, "_save_data", no_space)
+    with pytest.warns(_cache.KernelCacheWarning, match="No space left on device"):
+        assert jit(_add_one)(np.int64(1)) == 2
