@@ -29,22 +29,33 @@ from .render import (
     render_readme,
 )
 from .resources import estimate_resources, synthesize_netlist
-from .simulate import SimulationError, build, lint, simulate
+from .simulate import (
+    SimulationError,
+    UnsafeCacheError,
+    build,
+    default_cache_dir,
+    lint,
+    missing_build_tools,
+    simulate,
+)
 from .stochastic import StochasticConfig, noise_table, theta_quantized
 
 __all__ = [
     "SaturationWarning",
     "SimulationError",
     "StochasticConfig",
+    "UnsafeCacheError",
     "auto_frac_bits",
     "build",
     "check_replaceable",
     "class_threshold",
+    "default_cache_dir",
     "dequantize_features",
     "estimate_cost",
     "estimate_resources",
     "export_cli",
     "lint",
+    "missing_build_tools",
     "model_facts",
     "noise_table",
     "quantize_edges",

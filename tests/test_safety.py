@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import stat
 import time
@@ -196,3 +197,99 @@ def test_fpga_export_through_a_symlinked_folder_keeps_the_link(spec, tmp_path, u
     long = tmp_path / ("p" * 250)
     fpga.write_project(spec, long)
     assert (long / "manifest.json").is_file()
+
+
+# -- item 1: the FPGA build cache is private and runs only what it built -------------------------------------
+class _Built(Exception):
+    pass
+
+
+def _no_build(*args, **kwargs):
+    raise _Built
+
+
+def test_simulate_cache_defaults_to_a_private_user_cache_dir(tmp_path, monkeypatch):
+    import tempfile
+
+    import fpga
+    sim = importlib.import_module("fpga.simulate")
+
+    monkeypatch.delenv("SQNN_FPGA_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    assert fpga.default_cache_dir() == tmp_path / "xdg" / "sqnn" / "fpga"
+    root = sim.private_cache()
+    assert root == tmp_path / "xdg" / "sqnn" / "fpga" and _mode(root) == 0o700
+
+
+def test_simulate_refuses_a_cache_others_can_write_or_own(tmp_path, monkeypatch, spec):
+    import fpga
+    sim = importlib.import_module("fpga.simulate")
+
+    out = fpga.write_project(spec, tmp_path / "proj")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    monkeypatch.setattr(sim, "_build_verilator", _no_build)
+    with pytest.raises(fpga.UnsafeCacheError, match="mode 0777"):
+        fpga.build(out, cache_dir=shared)
+    os.chmod(shared, 0o700)
+    monkeypatch.setattr(sim, "_uid", lambda: os.getuid() + 1)
+    with pytest.raises(PermissionError, match="owned by user id"):
+        fpga.build(out, cache_dir=shared)
+
+
+def test_simulate_never_runs_a_binary_it_did_not_build(tmp_path, monkeypatch, spec):
+    import fpga
+    sim = importlib.import_module("fpga.simulate")
+
+    out = fpga.write_project(spec, tmp_path / "proj")
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    built = {}
+
+    def fake_build(exe, root, work, sources, defines, timeout):  # stands in for verilator + make
+        (work / "Vsqnn_tb").write_text("#!/bin/sh\necho built by us\n")
+        built["n"] = built.get("n", 0) + 1
+
+    monkeypatch.setattr(sim, "_build_verilator", fake_build)
+    binary = fpga.build(out, cache_dir=cache)
+    assert built["n"] == 1 and fpga.build(out, cache_dir=cache) == binary and built["n"] == 1  # reused
+    binary.write_text("#!/bin/sh\ntouch planted\n")  # replaced behind our back
+    assert fpga.build(out, cache_dir=cache) == binary and built["n"] == 2
+    assert "built by us" in binary.read_text()
+    runtime = sim._runtime_dir(cache)
+    runtime.mkdir()
+    (runtime / "Makefile").write_text("all:\n\ttouch planted\n")  # unrecorded runtime objects: not copied
+    assert sim._verified(runtime) is None
+
+
+# -- item 16: missing build tools are named up front ---------------------------------------------------------
+def test_simulate_names_missing_make_and_compiler(tmp_path, monkeypatch, spec):
+    import fpga
+    sim = importlib.import_module("fpga.simulate")
+
+    out = fpga.write_project(spec, tmp_path / "proj")
+    real = sim.tools.find_tool
+    gone = {"make", "g++", "c++", "clang++"}
+    monkeypatch.setattr(sim.tools, "find_tool", lambda *names: None if gone & set(names) else real(*names))
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(sim, "_build_verilator", _no_build)
+    with pytest.raises(fpga.SimulationError, match=r"make \(apt-get install make\); a C\+\+ compiler"):
+        fpga.simulate(out, np.zeros((2, 3)), cache_dir=tmp_path / "c")
+
+
+def test_bench_without_the_test_extra_is_one_line(capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pytest_benchmark(name, *args, **kwargs):
+        if name.startswith("benchmarks.report") or name.startswith("pytest_benchmark"):
+            raise ModuleNotFoundError("No module named 'pytest_benchmark'", name="pytest_benchmark")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pytest_benchmark)
+    line = _one_line(capsys, main(["bench", "--quick"]))
+    assert "pip install" in line and "[test]" in line

@@ -279,7 +279,10 @@ def _bench(args) -> None:
         raise CLIError(f"sqnn bench needs a source checkout with benchmarks/ (not found under {root})")
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    from benchmarks.report import main as report_main
+    try:
+        from benchmarks.report import main as report_main
+    except ImportError as err:
+        raise CLIError(f"sqnn bench needs the test extra (pip install -e '.[test]'): {err}") from None
 
     status = report_main(list(args.options))
     if status:
