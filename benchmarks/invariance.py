@@ -21,7 +21,7 @@ hyperparameters (the defaults of ``SQNNClassifier``, chosen on the default data)
 
 import sys
 
-from training.sweep import main
+from training.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["sweep", *sys.argv[1:]]))

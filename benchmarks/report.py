@@ -229,7 +229,8 @@ def plot_results(rows: list[dict], out: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (also ``sqnn bench``); returns the exit code."""
     parser = argparse.ArgumentParser(prog="sqnn bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="NUMBA_NUM_THREADS values to run every suite at (default 1 2)")
     parser.add_argument("--suite", action="append", help="pytest path(s); default: all benchmarks/test_*.py")
     parser.add_argument("--out", default="bench_out", help="folder for results.json and the PNG plots")
     parser.add_argument("-k", dest="keyword", help="pytest -k expression to select benchmarks")

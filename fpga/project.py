@@ -229,13 +229,14 @@ def verify_project(outdir, spec: BinaryNetSpec | None = None) -> None:
 
 
 def export_cli(
-    model_path, outdir, feature_bits: int = 16, frac_bits: int | Sequence[int] | None = None
+    model_path, outdir, feature_bits: int = 16, frac_bits: int | Sequence[int] | None = None,
+    *, stochastic: StochasticConfig | None = None,
 ) -> Path:
-    """Load a ``BinaryNetSpec`` ``.npz`` and write its FPGA project (entry point of ``sqnn export-fpga``).
+    """Load a ``BinaryNetSpec`` ``.npz``, write its FPGA project and verify it (``sqnn export-fpga``).
 
     Returns the folder; errors are ``ValueError``/``FileNotFoundError`` with a one-line message.
     """
     spec = BinaryNetSpec.from_npz(model_path)
-    out = write_project(spec, outdir, feature_bits=feature_bits, frac_bits=frac_bits)
+    out = write_project(spec, outdir, feature_bits=feature_bits, frac_bits=frac_bits, stochastic=stochastic)
     verify_project(out, spec)
     return out

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from training import SQNNClassifier
-from training.cli import main
+from training.cli import build_parser, main
 from training.datasets import load_csv, load_showers
 
 
@@ -30,7 +36,7 @@ def _one_line_error(capsys, code):
     return lines[0]
 
 
-def test_train_and_export(tmp_path, capsys, monkeypatch):
+def test_train_and_export(tmp_path, capsys):
     data = _write_csv(tmp_path / "d.csv")
     model_path = tmp_path / "m.npz"
     code = main(["train", "--data", str(data), "--label", "y", "--domain", "s", "--gamma", "0.5",
@@ -43,13 +49,62 @@ def test_train_and_export(tmp_path, capsys, monkeypatch):
     assert model.gamma == 0.5 and model.hidden == (8,)
     assert model.to_spec().feature_names == ["a", "b", "c"]
 
-    calls = []
-    import types
+    fpga_dir = tmp_path / "fp"
+    assert main(["export-fpga", str(model_path), "--out", str(fpga_dir), "--feature-bits", "12",
+                 "--frac-bits", "6"]) == 0
+    assert "verified" in capsys.readouterr().out
+    manifest = json.loads((fpga_dir / "manifest.json").read_text())
+    assert manifest["feature_bits"] == 12 and manifest["frac_bits"] == 6
+    assert main(["export-fpga", str(model_path), "--out", str(tmp_path / "st"), "--stochastic",
+                 "--rng-bits", "6"]) == 0
+    assert json.loads((tmp_path / "st" / "manifest.json").read_text())["stochastic"] == {
+        "slope": model.slope, "rng_bits": 6, "seed": 0}
+    model.to_spec().to_npz(tmp_path / "bare.npz")
+    line = _one_line_error(capsys, main(["export-fpga", str(tmp_path / "bare.npz"), "--out",
+                                         str(tmp_path / "b"), "--stochastic"]))
+    assert "--slope" in line
 
-    fake = types.SimpleNamespace(write_project=lambda spec, outdir: calls.append((spec, outdir)) or outdir)
-    monkeypatch.setitem(__import__("sys").modules, "fpga", fake)
-    assert main(["export-fpga", str(model_path), "--out", str(tmp_path / "fp")]) == 0
-    assert calls and calls[0][0].widths == model.to_spec().widths
+
+def test_train_reads_parquet_with_chosen_features(tmp_path, capsys):
+    pq = pytest.importorskip("pyarrow.parquet")
+    pa = pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 200)
+    cols = {"a": rng.normal(size=200) + y, "junk": np.zeros(200), "b": rng.normal(size=200), "label": y,
+            "s": rng.integers(0, 2, 200)}
+    pq.write_table(pa.table(cols), tmp_path / "d.parquet")
+    code = main(["train", "--data", str(tmp_path / "d.parquet"), "--label", "label", "--features", "b,a",
+                 "--hidden", "4", "--epochs", "1", "--out", str(tmp_path / "m.npz"), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert SQNNClassifier.load(tmp_path / "m.npz").to_spec().feature_names == ["b", "a"]
+
+
+def test_every_option_has_help_and_version(capsys):
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in [("sqnn", parser), *subparsers.choices.items()]:
+        for action in sub._actions:
+            if action.option_strings:
+                assert action.help, f"{name} {action.option_strings} has no help text"
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("sqnn ")
+
+
+def test_cli_import_is_light():
+    """``sqnn --help`` imports neither numba, scikit-learn nor the trainer (issue 14: <= 0.8 s)."""
+    heavy = "('numba', 'sklearn', 'numpy', 'training.classifier')"
+    code = ("import sys, training.cli; training.cli.build_parser(); "
+            f"print(sorted(m for m in {heavy} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent).stdout
+    assert out.strip() == "[]"
+
+
+def test_fpga_project_commands_fail_in_one_line(tmp_path, capsys):
+    line = _one_line_error(capsys, main(["simulate", str(tmp_path / "none"), str(tmp_path / "x.csv")]))
+    assert line.startswith("sqnn simulate: error:")
+    line = _one_line_error(capsys, main(["estimate", str(tmp_path / "none")]))
+    assert line.startswith("sqnn estimate: error:")
 
 
 @pytest.mark.parametrize(
@@ -57,7 +112,7 @@ def test_train_and_export(tmp_path, capsys, monkeypatch):
     [
         (["train", "--data", "/nonexistent.csv"], "not found"),
         (["export-fpga", "/nonexistent.npz"], "not found"),
-        (["train", "--data", "{csv}", "--label", "nope"], "label column 'nope' not found"),
+        (["train", "--data", "{csv}", "--label", "nope"], "missing label column 'nope'"),
         (["train", "--data", "{csv}", "--hidden", "a,b"], "--hidden"),
         (["train", "--data", "{csv}", "--domain", "s", "--gamma", "-1", "--epochs", "1"], "gamma"),
         (["demo", "--gammas", "x"], "--gammas"),
@@ -121,7 +176,8 @@ def test_demo_small_end_to_end(tmp_path, capsys, monkeypatch):
 def test_help_lists_every_subcommand(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
-    for command in ("demo", "train", "predict", "export-fpga", "sweep", "bench"):
+    for command in ("demo", "train", "predict", "info", "export-fpga", "export-onnx", "simulate", "estimate",
+                    "sweep", "bench"):
         assert command in out
 
 

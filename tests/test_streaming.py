@@ -1,6 +1,5 @@
 """training.streaming: chunked prediction of CSV/Parquet/ROOT files, bounded memory, dask, `sqnn predict`."""
 
-import argparse
 import json
 import os
 import subprocess
@@ -13,8 +12,8 @@ import pytest
 from spec_factory import random_spec
 
 import sqnn_kernels as sk
+from training.cli import main
 from training.streaming import (
-    add_predict_parser,
     iter_table_chunks,
     output_columns,
     predict_dask,
@@ -161,19 +160,14 @@ def test_cli_predict(tmp_path, x, spec, capsys):
     path = tmp_path / "in.csv"
     write_csv(path, x)
     spec.to_npz(tmp_path / "model.npz")
-    parser = argparse.ArgumentParser(prog="sqnn")
-    add_predict_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["predict", str(tmp_path / "model.npz"), str(path), "--out",
-                              str(tmp_path / "s.parquet"), "--chunk-size", "1000"])
-    summary = args.func(args)
-    assert summary.n_rows == N_ROWS
+    assert main(["predict", str(tmp_path / "model.npz"), str(path), "--out", str(tmp_path / "s.parquet"),
+                 "--chunk-size", "1000"]) == 0
     assert f"wrote {N_ROWS:,} rows to" in capsys.readouterr().out
     scores = pq.read_table(tmp_path / "s.parquet")["score"].to_numpy()
     np.testing.assert_array_equal(scores, sk.predict_scores(spec, x)[:, 0])
-    args = parser.parse_args(["predict", str(tmp_path / "model.npz"), str(path), "-o", "s.parquet",
-                              "--chunk-size", "0"])
-    with pytest.raises(ValueError, match="--chunk-size must be a positive integer"):
-        args.func(args)
+    assert main(["predict", str(tmp_path / "model.npz"), str(path), "-o", "s.parquet",
+                 "--chunk-size", "0"]) == 2
+    assert "--chunk-size must be a positive integer" in capsys.readouterr().err
 
 
 MEMORY_SCRIPT = textwrap.dedent("""

@@ -3,11 +3,12 @@ import json
 import pytest
 
 from training import sweep
+from training.cli import main
 
 
 @pytest.mark.slow
 def test_quick_sweep_writes_front(tmp_path):
-    assert sweep.main(["--quick", "--data", "default", "--out", str(tmp_path), "--gammas", "0", "10",
+    assert main(["sweep", "--quick", "--data", "default", "--out", str(tmp_path), "--gammas", "0", "10",
                        "--grl", "1"]) == 0
     rows = json.loads((tmp_path / "front.json").read_text())["default"]
     methods = {(r["method"], r["strength"]) for r in rows}

@@ -4,19 +4,35 @@ Public API::
 
     from training import SQNNClassifier, MLPBaseline, GradientReversalClassifier
     from training import load_showers, load_csv, invariance_report, evaluate_protocol
+
+The names load on first use (module ``__getattr__``), so ``training.cli`` starts without importing numba
+or scikit-learn (``sqnn --help`` answers at once).
 """
 
-from .baselines import GradientReversalClassifier, MLPBaseline
-from .classifier import SQNNClassifier
-from .datasets import load_csv, load_showers
-from .metrics import evaluate_protocol, invariance_report
+from __future__ import annotations
 
-__all__ = [
-    "GradientReversalClassifier",
-    "MLPBaseline",
-    "SQNNClassifier",
-    "evaluate_protocol",
-    "invariance_report",
-    "load_csv",
-    "load_showers",
-]
+import importlib
+
+_LAZY = {
+    "GradientReversalClassifier": ".baselines",
+    "MLPBaseline": ".baselines",
+    "SQNNClassifier": ".classifier",
+    "evaluate_protocol": ".metrics",
+    "invariance_report": ".metrics",
+    "load_csv": ".datasets",
+    "load_showers": ".datasets",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,9 +1,11 @@
-"""Command line ``sqnn``: one clear line on error, never a traceback.
+"""Command line ``sqnn``: all of its argparse code; one clear line and exit status 2 on error, no traceback.
 
 Subcommands: ``demo`` (train γ = 0, γ > 0 and gradient reversal on the embedded data and compare them),
-``train`` (fit an SQNNClassifier on a CSV file), ``predict`` (score a CSV/Parquet/ROOT file in chunks),
-``export-fpga`` (write the FPGA project of a saved model), ``sweep`` (the accuracy–invariance front) and
-``bench`` (``benchmarks/report.py`` of a source checkout).
+``train`` (fit an SQNNClassifier on a CSV/Parquet/ROOT table), ``predict`` (score a table in chunks),
+``info`` (model summary with the FPGA estimate), ``export-fpga`` (write and verify the FPGA project),
+``export-onnx`` (exact ONNX/QONNX graph), ``simulate`` / ``estimate`` (co-simulate / synthesise an FPGA
+project), ``sweep`` (the accuracy–invariance front) and ``bench`` (``benchmarks/report.py`` of a checkout).
+Only the standard library is imported before a subcommand runs, so ``--help`` answers at once.
 """
 
 from __future__ import annotations
@@ -200,12 +202,13 @@ def _train(args) -> None:
     from sqnn_kernels.fileio import check_not_input
 
     from .classifier import SQNNClassifier
-    from .datasets import load_csv
     from .metrics import invariance_report
+    from .tables import load_table
 
     check_not_input(args.out, args.data, what="model file")
     domain = None if args.domain.lower() in ("", "none") else args.domain
-    X, y, s, names = load_csv(args.data, label=args.label, domain=domain)
+    X, y, s, names = load_table(args.data, features=_features(args.features), label=args.label,
+                                domain=domain, tree=args.tree)
     if args.unlabelled_domain is not None:
         if s is None:
             raise CLIError("--unlabelled-domain needs --domain")
@@ -228,16 +231,112 @@ def _train(args) -> None:
     print(f"model written to {args.out}")
 
 
-def _export_fpga(args) -> None:
+def _features(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise CLIError(f"--features must be comma-separated column names, got {text!r}")
+    return names
+
+
+def _load_spec(path):
     import sqnn_kernels as sk
 
-    spec = sk.BinaryNetSpec.from_npz(args.model)
+    return sk.BinaryNetSpec.from_npz(path)
+
+
+def _predict(args) -> None:
+    from .streaming import predict_file
+
+    if args.chunk_size is not None and args.chunk_size < 1:
+        raise CLIError(f"--chunk-size must be a positive integer, got {args.chunk_size}")
+    kwargs = {} if args.chunk_size is None else {"chunk_size": args.chunk_size}
+    summary = predict_file(args.model, args.input, args.out, progress=not args.quiet,
+                           features=_features(args.features), tree=args.tree, proba=args.proba, **kwargs)
+    if not args.quiet:
+        print(f"wrote {summary.n_rows:,} rows to {summary.out_path} in {summary.seconds:.1f} s "
+              f"({summary.rows_per_second:,.0f} rows/s)")
+
+
+def _parse_frac_bits(text: str | None):
+    if text is None:
+        return None
     try:
-        import fpga
-    except ImportError as err:
-        raise CLIError(f"the fpga package is not available ({err})") from None
-    path = fpga.write_project(spec, Path(args.out))
-    print(f"FPGA project for {args.model} ({spec.widths}) written to {path or args.out}")
+        values = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise CLIError(f"--frac-bits must be an integer or comma-separated integers, got {text!r}") from None
+    if not values:
+        raise CLIError(f"--frac-bits must be an integer or comma-separated integers, got {text!r}")
+    return values[0] if len(values) == 1 else values
+
+
+def _stochastic_config(args):
+    import json
+
+    import sqnn_kernels as sk
+    from fpga import StochasticConfig
+
+    slope = args.slope
+    if slope is None:
+        _, extra = sk.BinaryNetSpec.from_npz(args.model, return_extra=True)
+        if "params_json" not in extra:
+            raise CLIError("--stochastic needs --slope (the model file is a bare BinaryNetSpec)")
+        slope = json.loads(str(extra["params_json"]))["slope"]
+    return StochasticConfig(slope=slope, rng_bits=args.rng_bits, seed=args.rng_seed)
+
+
+def _export_fpga(args) -> None:
+    from fpga import export_cli
+
+    stochastic = _stochastic_config(args) if args.stochastic else None
+    if not args.stochastic and (args.slope is not None):
+        raise CLIError("--slope applies only with --stochastic")
+    path = export_cli(args.model, Path(args.out), feature_bits=args.feature_bits,
+                      frac_bits=_parse_frac_bits(args.frac_bits), stochastic=stochastic)
+    mode = "stochastic" if stochastic else "deterministic"
+    print(f"FPGA project ({mode}, {args.feature_bits}-bit features) for {args.model} written to {path} "
+          "and verified against the model")
+
+
+def _simulate(args) -> None:
+    import numpy as np
+
+    from fpga import dequantize_features, quantize_features, read_manifest, simulate
+
+    from .tables import load_table
+
+    if args.rows < 1:
+        raise CLIError(f"--rows must be a positive integer, got {args.rows}")
+    manifest = read_manifest(args.project)
+    spec = _load_spec(args.model) if args.model else None
+    features = _features(args.features) or (spec.feature_names if spec is not None else None)
+    X = load_table(args.input, features=features, tree=args.tree)[0][: args.rows]
+    try:
+        scores, classes = simulate(args.project, X, simulator=args.simulator)
+    except RuntimeError as err:  # fpga.SimulationError: a missing tool, a failed build or run
+        raise CLIError(str(err)) from None
+    print(f"simulated {len(X)} rows with {args.simulator}: {scores.shape[1]} score(s) per row, "
+          f"score range [{scores.min() if scores.size else 0}, {scores.max() if scores.size else 0}], "
+          f"class 1 on {int(classes[:, 0].sum())} rows")
+    if spec is not None:
+        fb, frac = manifest.get("feature_bits", 16), manifest.get("frac_bits")
+        x_grid = dequantize_features(quantize_features(X, fb, frac)[0], frac)
+        agree = int(np.all(scores == spec.predict_scores(x_grid), axis=1).sum())
+        print(f"scores equal {args.model} on the quantised inputs for {agree} of {len(X)} rows")
+        if agree != len(X):
+            raise CLIError(f"co-simulation disagrees with the model on {len(X) - agree} rows")
+
+
+def _estimate(args) -> None:
+    from fpga import estimate_resources
+
+    try:
+        r = estimate_resources(args.project, target=args.target)
+    except RuntimeError as err:  # yosys missing or failed
+        raise CLIError(str(err)) from None
+    print(f"yosys {args.target}: {r['lut']:,} LUT, {r['ff']:,} FF, {r['carry']:,} carry, "
+          f"{r['cells']:,} cells (report {r['report']})")
 
 
 def _info(args) -> None:
@@ -290,14 +389,46 @@ def _bench(args) -> None:
 
 
 def _sweep(args) -> None:
-    from .sweep import run
+    from . import sweep
 
-    run(args)
+    if args.gammas is None:
+        args.gammas = list(sweep.DEFAULT_GAMMAS)
+    if args.grl is None:
+        args.grl = list(sweep.DEFAULT_GRL)
+    sweep.run(args)
+
+
+MODEL_HELP = "model .npz written by SQNNClassifier.save or BinaryNetSpec.to_npz"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: reads the installed package metadata only when asked (keeps ``--help`` fast)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib import metadata
+
+        try:
+            version = metadata.version("sqnn")
+        except metadata.PackageNotFoundError:  # a source tree that is not installed
+            version = "unknown (not installed)"
+        print(f"sqnn {version}")
+        parser.exit()
+
+
+def _add_table_options(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--tree", default=None, help="ROOT only: TTree name (needed if the file holds several)")
+    p.add_argument("--features", default=None,
+                   help=f"comma-separated feature columns, in model order (default: {default})")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``sqnn`` argument parser."""
-    parser = argparse.ArgumentParser(prog="sqnn", description="Stochastically Quantized Neural Networks")
+    """The ``sqnn`` argument parser (imports nothing beyond the standard library: ``--help`` is instant)."""
+    parser = argparse.ArgumentParser(prog="sqnn", description="Stochastically Quantized Neural Networks: "
+                                     "train, score, summarise and export binary nets (CPU, ONNX, FPGA)")
+    parser.add_argument("--version", action=_VersionAction, help="print the installed version and exit")
     sub = parser.add_subparsers(dest="command")
 
     demo = sub.add_parser("demo", help="train γ = 0, γ > 0 and gradient reversal on the embedded data")
@@ -307,57 +438,111 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rows", type=int, default=25000,
                       help="training and test rows to subsample (default 25000; 0 = full 50k/50k protocol)")
     demo.add_argument("--epochs", type=int, default=40, help="epochs per model (default 40)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=0,
+                      help="seed of the subsample and of every model (default 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
 
-    train = sub.add_parser("train", help="fit an SQNNClassifier on a CSV file and save it (.npz)")
-    train.add_argument("--data", required=True, help="CSV file (optionally .gz) with a header row")
+    train = sub.add_parser("train", help="fit an SQNNClassifier on a CSV/Parquet/ROOT table, save it (.npz)")
+    train.add_argument("--data", required=True, help="input table: .csv/.csv.gz, .parquet/.pq or .root")
     train.add_argument("--label", default="y", help="label column: 0/1, -1 = unlabelled (default y)")
     train.add_argument("--domain", default="s",
                        help="domain column (integers; default s, as training.datasets.load_csv); "
                             "'none' if the file has none")
+    _add_table_options(train, "every column but the label and domain")
     train.add_argument("--unlabelled-domain", type=int, default=None,
                        help="treat rows of this domain as unlabelled (y = -1)")
     train.add_argument("--gamma", type=float, default=0.5, help="weight of the I(T;S) penalty (default 0.5)")
     train.add_argument("--mi", default=None, choices=["per_neuron", "joint", "conditional", "grouped"],
                        help="I(T;S) estimator (default: SQNNClassifier's)")
     train.add_argument("--hidden", default="64,64", help="hidden layer sizes (default 64,64)")
-    train.add_argument("--epochs", type=int, default=None, help="default: SQNNClassifier's")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=int, default=None, help="training epochs (default: SQNNClassifier's)")
+    train.add_argument("--seed", type=int, default=0, help="random_state of the classifier (default 0)")
     train.add_argument("--out", default="model.npz", help="model file (default model.npz)")
-    train.add_argument("--quiet", action="store_true")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
 
-    export = sub.add_parser("export-fpga", help="write the FPGA project of a saved model (.npz)")
-    export.add_argument("model", help="file written by SQNNClassifier.save or BinaryNetSpec.to_npz")
-    export.add_argument("--out", default="sqnn_fpga", help="output folder (default sqnn_fpga)")
-    export.set_defaults(func=_export_fpga)
+    predict = sub.add_parser(
+        "predict", help="score a CSV/Parquet/ROOT file in chunks and write the scores to Parquet",
+        description="Score every row of INPUT with MODEL in bounded memory; write score (int32) and proba "
+                    "(float64) columns, row i of the output for row i of the input, to --out (Parquet, "
+                    "written atomically).")
+    predict.add_argument("model", help=MODEL_HELP)
+    predict.add_argument("input", help="input table: .root, .parquet/.pq, .csv or .csv.gz")
+    predict.add_argument("--out", "-o", required=True, help="output .parquet file")
+    predict.add_argument("--chunk-size", type=int, default=None,
+                         help="rows per chunk (default training.streaming.DEFAULT_CHUNK_SIZE, 100000)")
+    _add_table_options(predict, "the feature names saved in the model")
+    predict.add_argument("--no-proba", dest="proba", action="store_false",
+                         help="write only the integer scores")
+    predict.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+    predict.set_defaults(func=_predict)
 
     info = sub.add_parser("info", help="summary of a saved model: layers, bits, memory, engine, FPGA cost")
-    info.add_argument("model", help="file written by SQNNClassifier.save or BinaryNetSpec.to_npz")
+    info.add_argument("model", help=MODEL_HELP)
     info.add_argument("--feature-bits", type=int, default=16,
                       help="FPGA input width per feature for the latency/LUT estimate (default 16)")
     info.set_defaults(func=_info)
 
+    export = sub.add_parser("export-fpga", help="write (and verify) the FPGA project of a saved model")
+    export.add_argument("model", help=MODEL_HELP)
+    export.add_argument("--out", default="sqnn_fpga", help="output folder (default sqnn_fpga)")
+    export.add_argument("--feature-bits", type=int, default=16,
+                        help="input width per feature, two's complement (default 16)")
+    export.add_argument("--frac-bits", default=None,
+                        help="fractional bits of the inputs: one integer, or one per feature comma-separated "
+                             "(default: per feature, the finest grid holding every edge, 1 bit headroom)")
+    export.add_argument("--stochastic", action="store_true",
+                        help="stochastic mode: hidden bits drawn by per-neuron LFSRs against quantised θ")
+    export.add_argument("--slope", type=float, default=None,
+                        help="stochastic: θ = sigmoid(slope·a) (default: the slope saved with an "
+                             "SQNNClassifier)")
+    export.add_argument("--rng-bits", type=int, default=8, help="stochastic: LFSR bits per draw (default 8)")
+    export.add_argument("--rng-seed", type=int, default=0,
+                        help="stochastic: seed of the LFSR seeds (default 0)")
+    export.set_defaults(func=_export_fpga)
+
     onnx = sub.add_parser("export-onnx", help="write the exact ONNX (or QONNX) graph of a saved model")
-    onnx.add_argument("model", help="file written by SQNNClassifier.save or BinaryNetSpec.to_npz")
+    onnx.add_argument("model", help=MODEL_HELP)
     onnx.add_argument("--out", default="model.onnx", help="output file (default model.onnx)")
     onnx.add_argument("--qonnx", action="store_true",
                       help="QONNX dialect with BipolarQuant activations (for qonnx, FINN, hls4ml), batch 1")
     onnx.set_defaults(func=_export_onnx)
 
-    from .streaming import add_predict_parser
+    sim = sub.add_parser("simulate", help="co-simulate an FPGA project (verilator/iverilog) on a table")
+    sim.add_argument("project", help="folder written by sqnn export-fpga")
+    sim.add_argument("input", help="input table: .csv/.csv.gz, .parquet/.pq or .root")
+    sim.add_argument("--model", default=None,
+                     help="model .npz: also compare the simulated scores with it on the quantised inputs")
+    _add_table_options(sim, "the feature names of --model, else every column")
+    sim.add_argument("--rows", type=int, default=1000, help="simulate the first ROWS rows (default 1000)")
+    sim.add_argument("--simulator", default="verilator", choices=["verilator", "iverilog"],
+                     help="HDL simulator (default verilator)")
+    sim.set_defaults(func=_simulate)
 
-    add_predict_parser(sub)
-
-    from .sweep import add_arguments as add_sweep_arguments
+    est = sub.add_parser("estimate", help="synthesise an FPGA project with yosys: LUT/FF counts")
+    est.add_argument("project", help="folder written by sqnn export-fpga")
+    est.add_argument("--target", default="xilinx", choices=["xilinx", "ice40", "generic"],
+                     help="yosys synthesis flow (default xilinx: synth_xilinx)")
+    est.set_defaults(func=_estimate)
 
     sweep = sub.add_parser("sweep", help="accuracy–invariance front: SQNN γ grid, MLP, gradient reversal")
-    add_sweep_arguments(sweep)
+    sweep.add_argument("--data", action="append",
+                       help="'default' (embedded data) or a CSV with columns y and s; repeatable "
+                            "(default: the embedded data, plus tests/data/showers_shift2.csv.gz if present)")
+    sweep.add_argument("--gammas", type=float, nargs="+", default=None,
+                       help="SQNN γ values (default training.sweep.DEFAULT_GAMMAS: 0 0.3 0.5 1 3 10)")
+    sweep.add_argument("--grl", type=float, nargs="+", default=None,
+                       help="gradient-reversal strengths λ (default training.sweep.DEFAULT_GRL: 0.3 1 3)")
+    sweep.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                       help="seeds; every point is the mean ± std over them (default 0 1 2)")
+    sweep.add_argument("--out", default="sweep_out",
+                       help="output folder for front.json and the PNGs (default sweep_out)")
+    sweep.add_argument("--quick", action="store_true",
+                       help="CI smoke mode: 6000 rows, 3 epochs, 2 γ values, 1 seed, no reference")
     sweep.set_defaults(func=_sweep)
 
-    bench = sub.add_parser("bench", help="benchmark report: kernels vs numpy/BLAS at 1 and 2 threads",
+    bench = sub.add_parser("bench", help="benchmark report of a source checkout (options: sqnn bench --help)",
                            add_help=False)
     bench.set_defaults(func=_bench, options=[])  # main() hands every later argument to benchmarks.report
     return parser
@@ -379,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         args.func(args)
-    except (CLIError, ValueError, TypeError, FileNotFoundError, OSError, KeyError) as err:
+    except (CLIError, ValueError, TypeError, OSError, KeyError, ImportError) as err:
         msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"sqnn {args.command}: error: {msg}", file=sys.stderr)
         return 2

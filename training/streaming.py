@@ -5,7 +5,7 @@
   to Parquet incrementally and atomically, with a progress bar; memory stays bounded by the chunk size;
 * :func:`predict_dask` maps the engine over the row blocks of a dask array or the partitions of a dask
   dataframe, so a ``dask.distributed`` cluster scales it out;
-* :func:`add_predict_parser` / :func:`predict_command` implement ``sqnn predict``.
+* ``sqnn predict`` (in :mod:`training.cli`) calls :func:`predict_file`.
 
 Inference is deterministic and row-wise, so every chunking (and every worker layout) gives scores identical
 to ``sqnn_kernels.predict_scores(spec, X)`` on the whole table in memory.
@@ -13,7 +13,6 @@ to ``sqnn_kernels.predict_scores(spec, X)`` on the whole table in memory.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -33,11 +32,9 @@ from .tables import open_table, require, resolve_features, stack_features
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "PredictionSummary",
-    "add_predict_parser",
     "iter_table_chunks",
     "load_spec",
     "output_columns",
-    "predict_command",
     "predict_dask",
     "predict_file",
 ]
@@ -293,39 +290,3 @@ def predict_dask(spec, data, *, features: Sequence[str] | str | None = None, pro
                              for c in cols})
         return data.map_partitions(_score_frame, spec, names, proba, meta=meta)
     raise TypeError(f"data must be a dask array or dask dataframe, got {type(data).__name__}")
-
-
-# -- command line --------------------------------------------------------------------------------------------
-def add_predict_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``predict`` to an ``argparse`` subparsers object; it dispatches to :func:`predict_command`."""
-    p = subparsers.add_parser(
-        "predict",
-        help="score a CSV/Parquet/ROOT file in chunks and write the scores to Parquet",
-        description="Score every row of INPUT with MODEL in bounded memory; write score (int32) and "
-                    "proba (float64) columns, row i of the output for row i of the input, to --out "
-                    "(Parquet, written atomically).",
-    )
-    p.add_argument("model", help="model .npz (BinaryNetSpec or SQNNClassifier.save)")
-    p.add_argument("input", help="input table: .root, .parquet/.pq, .csv or .csv.gz")
-    p.add_argument("--out", "-o", required=True, help="output .parquet file")
-    p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
-                   help=f"rows per chunk (default {DEFAULT_CHUNK_SIZE})")
-    p.add_argument("--tree", default=None, help="ROOT TTree name (needed if the file holds several)")
-    p.add_argument("--features", default=None,
-                   help="comma-separated input columns in model order (default: the model's feature names)")
-    p.add_argument("--no-proba", dest="proba", action="store_false", help="write only the integer scores")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
-    p.set_defaults(func=predict_command)
-    return p
-
-
-def predict_command(args: argparse.Namespace) -> PredictionSummary:
-    """Run ``sqnn predict`` from parsed arguments; errors are ``ValueError``/``FileNotFoundError``."""
-    if args.chunk_size < 1:
-        raise ValueError(f"--chunk-size must be a positive integer, got {args.chunk_size}")
-    summary = predict_file(args.model, args.input, args.out, chunk_size=args.chunk_size,
-                           progress=not args.quiet, features=args.features, tree=args.tree, proba=args.proba)
-    if not args.quiet:
-        print(f"wrote {summary.n_rows:,} rows to {summary.out_path} in {summary.seconds:.1f} s "
-              f"({summary.rows_per_second:,.0f} rows/s)")
-    return summary

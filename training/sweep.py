@@ -5,14 +5,13 @@ split (``random_state=0``, stratified on ``10 y + s``), ``s = 1`` rows enter ``f
 on the ``s = 1`` test rows, adversary AUC of ``s`` from the last hidden layer's deterministic bits (5-fold CV
 ``HistGradientBoostingClassifier``), KS between the domains' test scores; mean ± std over seeds.
 
-``sqnn sweep`` (or ``python -m benchmarks.invariance``) prints the table, writes ``front.json`` and
-``front.png`` (label AUC on s = 1 vs adversary AUC, one curve per method, the reference hepinfo 0.1.4 front
-drawn for comparison) to ``--out``.
+``sqnn sweep`` (options in :mod:`training.cli`; or ``python -m benchmarks.invariance``) prints the table,
+writes ``front.json`` and ``front.png`` (label AUC on s = 1 vs adversary AUC, one curve per method, the
+reference hepinfo 0.1.4 front drawn for comparison) to ``--out``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -140,26 +139,6 @@ def plot_front(rows: list[dict], path: Path, title: str, reference: bool = True)
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=120)
     plt.close(fig)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line of ``sqnn sweep``."""
-    parser = argparse.ArgumentParser(prog="sqnn sweep", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", action="append",
-                        help="'default' (embedded data) or a CSV with columns y and s; repeatable "
-                             "(default: the embedded data, plus tests/data/showers_shift2.csv.gz if present)")
-    parser.add_argument("--gammas", type=float, nargs="+", default=list(DEFAULT_GAMMAS))
-    parser.add_argument("--grl", type=float, nargs="+", default=list(DEFAULT_GRL),
-                        help="gradient-reversal strengths λ")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", default="sweep_out")
-    parser.add_argument("--quick", action="store_true",
-                        help="CI smoke mode: 6000 rows, 3 epochs, 2 γ values, 1 seed, no reference")
 
 
 def run(args) -> int:
