@@ -27,6 +27,44 @@ def cpu_info() -> dict[str, str]:
     }
 
 
+# LLVM CPU names (``NUMBA_CPU_NAME``) and the vector ISA of the code numba builds for them
+_CPU_NAME_ISA = {
+    "haswell": "AVX2", "broadwell": "AVX2", "skylake": "AVX2", "znver1": "AVX2", "znver2": "AVX2",
+    "znver3": "AVX2", "alderlake": "AVX2", "skylake-avx512": "AVX-512", "cascadelake": "AVX-512",
+    "cooperlake": "AVX-512", "icelake-server": "AVX-512 VPOPCNTDQ", "icelake-client": "AVX-512 VPOPCNTDQ",
+    "tigerlake": "AVX-512 VPOPCNTDQ", "sapphirerapids": "AVX-512 VPOPCNTDQ", "znver4": "AVX-512 VPOPCNTDQ",
+}
+
+
+def isa_of_features(features: set[str]) -> str:
+    """Widest popcount-relevant vector ISA among LLVM (``+avx2``) or /proc/cpuinfo (``avx2``) features."""
+    names = {f.lstrip("+").replace("avx512_vpopcntdq", "avx512vpopcntdq") for f in features}
+    if "avx512vpopcntdq" in names:
+        return "AVX-512 VPOPCNTDQ"
+    if "avx512bw" in names:
+        return "AVX-512"
+    if "avx2" in names:
+        return "AVX2"
+    return "SSE" if names else "unknown"
+
+
+def numba_isa(env: dict[str, str] | None = None) -> str:
+    """ISA of the code numba generates: the host's, or that of ``NUMBA_CPU_NAME`` (e.g. ``haswell``)."""
+    env = os.environ if env is None else env
+    name = env.get("NUMBA_CPU_NAME", "")
+    if name and name != "host":
+        features = env.get("NUMBA_CPU_FEATURES", "")
+        isa = isa_of_features(set(features.split(","))) if features else _CPU_NAME_ISA.get(name, "?")
+        return f"{isa} ({name} code)"
+    try:
+        import llvmlite.binding as llvm
+
+        flags = {f for f, on in llvm.get_host_cpu_features().items() if on}
+    except Exception:  # no llvmlite: read the kernel's view of the CPU
+        flags = set(cpu_info()["simd"].split())
+    return isa_of_features(flags)
+
+
 def thread_info() -> dict[str, str]:
     """Thread settings in force: numba's thread count and the BLAS thread variables."""
     import numba
@@ -40,5 +78,5 @@ def thread_info() -> dict[str, str]:
 
 def describe() -> str:
     """One line: CPU model, SIMD flags, core count and thread settings."""
-    info = {**cpu_info(), **thread_info()}
+    info = {**cpu_info(), "isa": numba_isa(), **thread_info()}
     return " | ".join(f"{k}={v}" for k, v in info.items())

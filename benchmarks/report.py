@@ -4,6 +4,7 @@ Usage::
 
     python -m benchmarks.report [--threads 1 2] [--suite benchmarks/test_kernels.py] [--out bench_out]
                                 [-k EXPR] [--quick] [--stat median|min] [--peer-python PYTHON]
+                                [--cpu-name haswell] [--no-coldstart]
 
 Each run is a separate pytest process with ``NUMBA_NUM_THREADS=OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=t``, so
 the kernel and its baseline get the same thread count. Ratios compare timings measured in the same run:
@@ -12,8 +13,14 @@ the kernel and its baseline get the same thread count. Ratios compare timings me
 e.g. a venv with the ``peers`` extra (see :mod:`benchmarks.peers`). ``--quick`` shrinks the shapes
 (``SQNN_BENCH_QUICK=1``) and the rounds for smoke tests.
 
-Writes ``<out>/results.json`` (``{"machine", "threads", "rows", "plots"}``), PNG plots (throughput vs layer
-width, vs batch size, thread scaling) and prints a table with the CPU model and SIMD flags.
+Every rate is printed beside the ISA of the code that produced it (the host's, or ``--cpu-name``'s, e.g.
+``haswell`` for AVX2 code on an AVX-512 host). Then the cold start and memory table of
+:mod:`benchmarks.coldstart` (first score in a fresh process with a cold and a warm numba cache; peak RSS of
+predict, fit and demo), unless ``--no-coldstart``.
+
+Writes ``<out>/results.json`` (``{"machine", "threads", "rows", "coldstart", "plots"}``), PNG plots
+(throughput vs layer width, vs batch size, thread scaling) and prints a table with the CPU model and SIMD
+flags.
 """
 
 from __future__ import annotations
@@ -26,14 +33,19 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.machine import numba_isa
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 EXTRA_FIELDS = ("width", "batch", "peak_rss_mb", "inference_extra_mb", "input_mb", "output_mb")
 
 
 def run_suite(suite: str, threads: int, extra_args: list[str] | None = None, *, quick: bool = False,
-              python: str | None = None) -> dict:
-    """Run one pytest-benchmark suite with ``threads`` threads; return its parsed JSON."""
+              python: str | None = None, cpu_name: str | None = None) -> dict:
+    """Run one pytest-benchmark suite with ``threads`` threads; return its parsed JSON.
+
+    ``cpu_name`` sets ``NUMBA_CPU_NAME`` (e.g. ``haswell``: AVX2 code on an AVX-512 host).
+    """
     env = {
         **os.environ,
         "NUMBA_NUM_THREADS": str(threads),
@@ -41,6 +53,8 @@ def run_suite(suite: str, threads: int, extra_args: list[str] | None = None, *, 
         "OMP_NUM_THREADS": str(threads),
         "MKL_NUM_THREADS": str(threads),
     }
+    if cpu_name:
+        env.update(NUMBA_CPU_NAME=cpu_name, NUMBA_CPU_FEATURES="")
     if quick:
         env["SQNN_BENCH_QUICK"] = "1"
     if quick:
@@ -61,12 +75,14 @@ def run_suite(suite: str, threads: int, extra_args: list[str] | None = None, *, 
             raise RuntimeError(f"benchmark suite {suite} failed:\n{tail}")
         skipped = [line for line in proc.stdout.splitlines() if line.startswith("SKIPPED")]
         data = json.loads(out.read_text())
+        data["isa"] = numba_isa(env)
         data["skipped"] = sorted(set(line.split(": ", 2)[-1] for line in skipped))
         return data
 
 
 def summarise(results: dict, threads: int, stat: str = "median") -> list[dict]:
-    """Rows of (group, name, time, ratio vs the group's baseline, G MAC/s, events/s) for one thread count."""
+    """Rows of (group, name, time, ratio vs the group's baseline, G MAC/s, events/s, ISA of the code) for one
+    thread count."""
     by_group: dict[str, list[dict]] = {}
     for bench in results["benchmarks"]:
         by_group.setdefault(bench["group"] or "", []).append(bench)
@@ -103,6 +119,7 @@ def summarise(results: dict, threads: int, stat: str = "median") -> list[dict]:
                 "baseline": base["name"].removeprefix("test_") if base else None,
                 "gmacs": macs / t / 1e9 if macs else None,
                 "events_per_s": events / t if events else None,
+                "isa": results.get("isa") or numba_isa(),
                 **{k: info.get(k) for k in EXTRA_FIELDS},
             })
     return rows
@@ -112,7 +129,7 @@ def format_table(rows: list[dict], stat: str = "median") -> str:
     """Plain-text table of the summary rows."""
     head = (
         f"{'group':40} {'kernel':34} {'thr':>3} {stat:>11} {'x baseline':>10} {'G MAC/s':>8}"
-        f" {'events/s':>10}"
+        f" {'events/s':>10}  isa"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -122,7 +139,7 @@ def format_table(rows: list[dict], stat: str = "median") -> str:
         t = r["median_s"] if stat == "median" else r["min_s"]
         lines.append(
             f"{r['group'][:40]:40} {r['name'][:34]:34} {r['threads']:>3} {t * 1e3:>9.3f}ms"
-            f" {ratio:>10} {gmacs:>8} {ev:>10}"
+            f" {ratio:>10} {gmacs:>8} {ev:>10}  {r.get('isa', '')}"
         )
     return "\n".join(lines)
 
@@ -239,8 +256,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="timing statistic for ratios and rates (min is robust on a busy machine)")
     parser.add_argument("--peer-python", help="interpreter with the `peers` extra: runs the peer benchmarks")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--cpu-name", help="NUMBA_CPU_NAME for the suites, e.g. haswell (AVX2 code)")
+    parser.add_argument("--no-coldstart", action="store_true",
+                        help="skip the cold start and memory table (benchmarks.coldstart)")
     args = parser.parse_args(argv)
 
+    from benchmarks import coldstart
     from benchmarks.machine import cpu_info
 
     suites = args.suite or [str(p.relative_to(ROOT)) for p in sorted(HERE.glob("test_*.py"))]
@@ -253,8 +274,9 @@ def main(argv: list[str] | None = None) -> int:
                 keyword = f"({keyword}) and not peer" if keyword else "not peer"
             extra = ["-k", keyword] if keyword else []
             print(f"running {suite} with {threads} thread(s) ...", file=sys.stderr, flush=True)
-            data = run_suite(suite, threads, extra, quick=args.quick)
+            data = run_suite(suite, threads, extra, quick=args.quick, cpu_name=args.cpu_name)
             results["benchmarks"] += data["benchmarks"]
+            results["isa"] = data.get("isa")
             skipped.update(data.get("skipped", []))
         if args.peer_python:
             keyword = f"({args.keyword}) and peer" if args.keyword else "peer"
@@ -272,11 +294,16 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, args.stat))
     for reason in sorted(skipped):
         print(f"skipped: {reason}")
+    cold = []
+    if not args.no_coldstart:
+        print("running the cold start and memory probes ...", file=sys.stderr, flush=True)
+        cold = coldstart.measure(quick=args.quick)
+        print(coldstart.format_table(cold))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     plots = [] if args.no_plots else plot_results(rows, out)
     report = {"machine": info, "threads": args.threads, "stat": args.stat, "quick": args.quick,
-              "skipped": sorted(skipped), "rows": rows, "plots": plots}
+              "skipped": sorted(skipped), "rows": rows, "coldstart": cold, "plots": plots}
     (out / "results.json").write_text(json.dumps(report, indent=2))
     print(f"results written to {out / 'results.json'}" + (f"; plots: {', '.join(plots)}" if plots else ""))
     return 0

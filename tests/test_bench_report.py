@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from benchmarks import report
+from benchmarks import coldstart, report
+from benchmarks.machine import isa_of_features, numba_isa
 
 
 @pytest.mark.slow
@@ -12,7 +13,7 @@ def test_quick_report_writes_json_and_plots(tmp_path, capsys):
     out = tmp_path / "bench"
     code = report.main([
         "--quick", "--threads", "1", "2", "--suite", "benchmarks/test_network.py",
-        "-k", "layer_numpy_float32 or layer_xnor_popcount", "--out", str(out),
+        "-k", "layer_numpy_float32 or layer_xnor_popcount", "--out", str(out), "--no-coldstart",
     ])
     assert code == 0
     printed = capsys.readouterr().out
@@ -31,6 +32,7 @@ def test_quick_report_writes_json_and_plots(tmp_path, capsys):
         assert r["speedup_vs_baseline"] > 0
         assert r["baseline"].startswith("layer_numpy_float32")
         assert r["width"] in (64, 256)
+        assert r["isa"] == numba_isa()
         if r["name"].startswith("layer_numpy_float32"):
             assert r["speedup_vs_baseline"] == pytest.approx(1.0)
 
@@ -70,3 +72,27 @@ def test_summarise_ratios_use_events_and_plots_all_kinds(tmp_path):
     plots = report.plot_results(rows, tmp_path)
     assert set(plots) == {"throughput_vs_width.png", "throughput_vs_batch.png", "thread_scaling.png"}
     assert all((tmp_path / p).stat().st_size > 5000 for p in plots)
+
+
+def test_isa_names_from_llvm_or_cpuinfo_flags_and_cpu_names():
+    assert isa_of_features({"+avx2", "+avx512bw", "+avx512vpopcntdq"}) == "AVX-512 VPOPCNTDQ"
+    assert isa_of_features({"avx2", "avx512bw", "avx512_vpopcntdq"}) == "AVX-512 VPOPCNTDQ"
+    assert isa_of_features({"+avx2", "+avx512bw"}) == "AVX-512"
+    assert isa_of_features({"+avx2", "+sse4.2"}) == "AVX2"
+    assert numba_isa({"NUMBA_CPU_NAME": "haswell"}) == "AVX2 (haswell code)"
+    assert numba_isa({"NUMBA_CPU_NAME": "x", "NUMBA_CPU_FEATURES": "+avx2"}) == "AVX2 (x code)"
+
+
+def test_coldstart_child_peak_rss_and_table():
+    r = coldstart.run_child(["-c", "import numpy as np; a = np.ones(40 * 2**20 // 8); print(a.sum() > 0)"],
+                            coldstart._env(coldstart.ROOT / ".no-cache"))
+    assert r["stdout"].strip() == "True" and r["peak_rss_mb"] > 40 and r["wall_s"] > 0 and r["cpu_s"] > 0
+    with pytest.raises(RuntimeError, match="failed"):
+        coldstart.run_child(["-c", "raise SystemExit(3)"], coldstart._env(coldstart.ROOT / ".no-cache"))
+    rows = [{"what": "first score, cold cache", "wall_s": 9.5, "cpu_s": 9.0, "peak_rss_mb": 300.0,
+             "import_s": 0.3, "load_s": 0.01, "score_s": 9.0, "cache_kb": 400.0,
+             "isa": "AVX2 (haswell code)"},
+            {"what": "peak RSS: fit", "wall_s": 2.0, "cpu_s": 1.5, "peak_rss_mb": 512.0, "isa": "AVX2"}]
+    table = coldstart.format_table(rows)
+    assert "first score, cold cache" in table and "400" in table and "AVX2 (haswell code)" in table
+    assert "score 1,000 events 9.00 s" in table and "512" in table
