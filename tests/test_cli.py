@@ -199,3 +199,13 @@ def test_predict_and_sweep_errors_are_one_line(tmp_path, capsys, monkeypatch, ar
     monkeypatch.chdir(tmp_path)
     line = _one_line_error(capsys, main(argv))
     assert match in line
+
+
+def test_gradient_reversal_progress_bar_says_lambda(capsys):
+    from training import GradientReversalClassifier
+
+    rng = np.random.default_rng(0)
+    x, y, s = rng.normal(size=(200, 3)), rng.integers(0, 2, 200), rng.integers(0, 2, 200)
+    GradientReversalClassifier(hidden=(4,), strength=2.5, epochs=1, verbose=True, random_state=0).fit(x, y, s)
+    err = capsys.readouterr().err
+    assert "GradientReversalClassifier λ=2.5" in err and "γ=0" not in err

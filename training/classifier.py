@@ -295,7 +295,9 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
         if self.verbose:
             from tqdm.auto import tqdm
 
-            bar = tqdm(epochs, desc=f"{type(self).__name__} γ={self.gamma:g}", unit="epoch", leave=False)
+            name, weight = self._invariance_weight()  # gradient reversal reports its λ, not γ = 0
+            symbol = {"gamma": "γ", "strength": "λ"}.get(name, name)
+            bar = tqdm(epochs, desc=f"{type(self).__name__} {symbol}={weight:g}", unit="epoch", leave=False)
             epochs = bar
         with _single_threaded():
             self._train_loop(epochs, x0, y, s, groups, hidden, n_cat, mi_layers, opt, rng, history, bar,

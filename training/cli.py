@@ -56,9 +56,6 @@ def _fmt(v, digits: int = 3) -> str:
 
 
 # -- demo ---------------------------------------------------------------------------------------------------
-REFERENCE_FRONT = {  # hepinfo 0.1.4, γ: (label AUC on s=1, adversary AUC), mean of 3 seeds (data README)
-    0: (0.859, 0.616), 0.3: (0.856, 0.552), 1: (0.850, 0.541), 3: (0.836, 0.520), 10: (0.812, 0.505),
-}
 
 
 def _demo(args) -> None:
@@ -150,7 +147,7 @@ def _demo(args) -> None:
         r["model"].save(out / fname)
         written.append(out / fname)
     png = out / "sqnn_demo.png"
-    _demo_plot(rows, best, st, png, note)
+    _demo_plot(rows, best, yt, st, png, note)
     written.append(png)
     status = _write_fpga(best["model"].to_spec(), out / "fpga")
     print()
@@ -159,40 +156,30 @@ def _demo(args) -> None:
     print(f"demo finished in {time.perf_counter() - t_start:.0f} s")
 
 
-def _demo_plot(rows, best, st, path: Path, note: str = "") -> None:
-    import matplotlib
+def _demo_plot(rows, best, yt, st, path: Path, note: str = "") -> None:
+    """One PNG: score distributions per domain (γ = 0 and the chosen model), ROC per domain, the front."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
+    from .plots import invariance_front, roc_per_domain, score_distribution
+    from .sweep import REFERENCE_FRONT
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for ax, r in zip(axes[:2], (rows[0], best), strict=True):
-        bins = np.linspace(0, 1, 41)
-        for v, label in ((0, "s=0 simulation"), (1, "s=1 data")):
-            ax.hist(r["score"][st == v], bins=bins, histtype="step", density=True, label=label)
-        ax.set_title(f"{r['name']}: KS={r['ks']:.3f}")
-        ax.set_xlabel("P(quark)")
-        ax.legend()
-    ax = axes[2]
+    domains = {0: "s=0 simulation", 1: "s=1 data"}
+    fig = Figure(figsize=(21, 5), layout="constrained")
+    panels = fig.subfigures(1, 4, width_ratios=[1, 1, 1, 1.1])
+    for panel, r in zip(panels[:2], (rows[0], best), strict=True):
+        score_distribution(r["score"], st, xlabel="P(quark)", domain_names=domains,
+                           title=f"{r['name']}: KS={r['ks']:.3f}", fig=panel)
+    roc_per_domain(yt, {rows[0]["name"]: rows[0]["score"], best["name"]: best["score"]}, st,
+                   domain_names=domains, title="label ROC per domain", fig=panels[2])
     sq = [r for r in rows if r["name"].startswith("SQNN")]
-    ax.plot([r["adv"] for r in sq], [r["auc_s1"] for r in sq], "o-", label="SQNN (this run)")
-    for r in sq:
-        ax.annotate(r["name"].split()[-1], (r["adv"], r["auc_s1"]), fontsize=8)
-    for r in rows:
-        if not r["name"].startswith("SQNN"):
-            ax.plot(r["adv"], r["auc_s1"], "s", label=r["name"])
-    ref = sorted(REFERENCE_FRONT.values(), key=lambda t: t[1])
-    ax.plot([a for _, a in ref], [u for u, _ in ref], "x--", color="grey",
-            label="hepinfo reference (γ sweep)")
-    ax.set_xlabel("adversary AUC of s from hidden bits (0.5 = invariant)")
-    ax.set_ylabel("label ROC AUC on s=1")
-    ax.legend(fontsize=8)
+    methods = {"SQNN (this run)": [(r["adv"], r["auc_s1"], r["name"].split()[-1]) for r in sq]}
+    methods.update({r["name"]: [(r["adv"], r["auc_s1"])] for r in rows if not r["name"].startswith("SQNN")})
+    invariance_front(methods, reference=[(v[1], v[0]) for v in REFERENCE_FRONT.values()],
+                     reference_name="hepinfo reference (γ sweep)", title="accuracy–invariance front",
+                     fig=panels[3])
     if note:
         fig.suptitle(f"sqnn demo ({note}; reference: 50k rows, 3 seeds)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.savefig(path, dpi=100)
 
 
 # -- train / export -----------------------------------------------------------------------------------------
