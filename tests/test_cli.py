@@ -209,3 +209,18 @@ def test_gradient_reversal_progress_bar_says_lambda(capsys):
     GradientReversalClassifier(hidden=(4,), strength=2.5, epochs=1, verbose=True, random_state=0).fit(x, y, s)
     err = capsys.readouterr().err
     assert "GradientReversalClassifier λ=2.5" in err and "γ=0" not in err
+
+
+@pytest.mark.hdl
+def test_simulate_compares_the_project_with_the_model(tmp_path, capsys):
+    from spec_factory import random_spec
+
+    spec = random_spec(np.random.default_rng(5), 3, (4,), 1)
+    spec.to_npz(tmp_path / "m.npz")
+    data = _write_csv(tmp_path / "d.csv", n=60)
+    assert main(["export-fpga", str(tmp_path / "m.npz"), "--out", str(tmp_path / "prj")]) == 0
+    code = main(["simulate", str(tmp_path / "prj"), str(data), "--model", str(tmp_path / "m.npz"),
+                 "--features", "a,b,c", "--rows", "50"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "scores equal" in out and "for 50 of 50 rows" in out

@@ -287,9 +287,11 @@ def _export_fpga(args) -> None:
 
 
 def _simulate(args) -> None:
+    import warnings
+
     import numpy as np
 
-    from fpga import dequantize_features, quantize_features, read_manifest, simulate
+    from fpga import SaturationWarning, dequantize_features, quantize_features, read_manifest, simulate
 
     from .tables import load_table
 
@@ -308,9 +310,12 @@ def _simulate(args) -> None:
           f"class 1 on {int(classes[:, 0].sum())} rows")
     if spec is not None:
         fb, frac = manifest.get("feature_bits", 16), manifest.get("frac_bits")
-        x_grid = dequantize_features(quantize_features(X, fb, frac)[0], frac)
-        agree = int(np.all(scores == spec.predict_scores(x_grid), axis=1).sum())
-        print(f"scores equal {args.model} on the quantised inputs for {agree} of {len(X)} rows")
+        with warnings.catch_warnings():  # simulate() above already warned about saturated values
+            warnings.simplefilter("ignore", SaturationWarning)
+            x_int, clipped = quantize_features(X, fb, frac)
+        agree = int(np.all(scores == spec.predict_scores(dequantize_features(x_int, frac)), axis=1).sum())
+        print(f"scores equal {args.model} on the quantised inputs for {agree} of {len(X)} rows"
+              + (f" ({clipped} feature values saturated)" if clipped else ""))
         if agree != len(X):
             raise CLIError(f"co-simulation disagrees with the model on {len(X) - agree} rows")
 
