@@ -37,15 +37,22 @@ def _stage_rows(spec) -> list[tuple[str, int, int, int, int]]:
     return rows
 
 
-def suggested_fixed_point(spec, total_bits: int = DEFAULT_FEATURE_BITS) -> tuple[int, int]:
-    """``(total_bits, integer_bits)`` of one signed fixed-point input format for every feature.
+def suggested_fixed_point(spec) -> tuple[int, int]:
+    """``(total_bits, integer_bits)`` of one signed fixed-point format for every input feature.
 
     ``integer_bits = ⌈log2(max |edge|)⌉ + 2`` (sign bit and one bit of headroom, at least 1), so inputs up to
-    twice the largest edge magnitude are represented; the rest are fraction bits (hls4ml ``fixed<W, I>``).
+    twice the largest edge magnitude are represented. Fraction bits ``f = ⌈log2(1 / g)⌉`` with ``g`` the
+    smallest gap between two edges of a feature: with ``lsb = 2^-f <= g`` the edges rounded up to the grid
+    stay distinct (``e1 + g <= e2`` gives ``⌈e1⌉ < e1 + lsb <= ⌈e2⌉``); at least ``16 - integer_bits``.
+    This is the hls4ml ``fixed<W, I>`` of the inputs; the FPGA core uses a per-feature grid instead
+    (``fpga.auto_frac_bits``).
     """
     top = max(float(np.max(np.abs(e))) for e in spec.edges)
     integer = 1 if top == 0 else max(1, math.ceil(math.log2(top)) + 2)
-    return total_bits, min(integer, total_bits)
+    gaps = np.concatenate([np.diff(e) for e in spec.edges])
+    gaps = gaps[gaps > 0]
+    frac = max(DEFAULT_FEATURE_BITS - integer, math.ceil(-math.log2(gaps.min())) if gaps.size else 0)
+    return integer + frac, integer
 
 
 def summary_text(spec) -> str:
@@ -59,14 +66,13 @@ def summary_text(spec) -> str:
     n_out = spec.output.n_out
     rule = "sigmoid(scale·score + offset)" if n_out == 1 else f"softmax over {n_out} classes"
     total, integer = suggested_fixed_point(spec)
-    lsb = 2.0 ** -(total - integer)
+    gap = f"; smallest edge gap {gaps.min():.3g}" if gaps.size else ""
     lines = [
         short_repr(spec),
         f"input: {spec.n_features} features, {spec.n_inputs} edges ({min(counts)}-{max(counts)} per "
         f"feature), edge range [{edges.min():.6g}, {edges.max():.6g}]",
-        f"  suggested fixed point: fixed<{total},{integer}> (lsb {lsb:.3g}"
-        + (f"; smallest edge gap {gaps.min():.3g}"
-           + (", finer than the lsb: edges merge" if gaps.min() < lsb else "") if gaps.size else "") + ")",
+        f"  suggested fixed point: fixed<{total},{integer}> (lsb {2.0 ** (integer - total):.3g}{gap}; "
+        "edges stay distinct; the FPGA uses per-feature grids: sqnn info)",
         f"{'stage':<12} {'in bits':>8} {'out bits':>8} {'±1 weights':>11} {'binary MACs/event':>18} "
         f"{'memory [B]':>11}",
         f"{'thermometer':<12} {spec.n_features:>8} {spec.n_inputs:>8} {'-':>11} "

@@ -31,12 +31,15 @@ def test_summary_counts_weights_macs_and_memory(rng):
     assert "engine: layered" in wide.summary() and "sigmoid" in wide.summary()
 
 
-def test_suggested_fixed_point_covers_twice_the_largest_edge():
+def test_suggested_fixed_point_covers_twice_the_largest_edge_and_keeps_edges_distinct():
     out = sk.OutputLayer(sk.pack_bits(np.ones((1, 3), bool)), 3, [0])
     for top, integer in ((2.0, 3), (2.5, 4), (0.3, 1), (100.0, 9)):
         spec = sk.BinaryNetSpec([np.array([-0.1, 0.0, top])], [], out)
         assert suggested_fixed_point(spec) == (16, integer)
         assert 2 ** (integer - 1) >= 2 * top or integer == 1
+    spec = sk.BinaryNetSpec([np.array([1.0, 1.0 + 1e-4, 90.0])], [], out)  # 16 bits would merge two edges
+    total, integer = suggested_fixed_point(spec)
+    assert integer == 9 and total == 9 + 14 and 2.0 ** (integer - total) <= 1e-4
 
 
 def test_cli_info_adds_the_fpga_estimate(tmp_path, capsys, rng):
