@@ -10,7 +10,7 @@ from .bits import pack_bits, unpack_bits
 from .dense import binary_dense_threshold, xnor_popcount_dense
 from .inference import forward, predict_scores
 from .information import bernoulli_entropy, joint_mi, per_neuron_mi
-from .spec import BinaryNetSpec, HiddenLayer, OutputLayer
+from .spec import BinaryNetSpec, HiddenLayer, OutputLayer, spec_difference
 from .thermometer import thermometer_encode
 
 __version__ = "0.1.0"
@@ -28,6 +28,7 @@ __all__ = [
     "pack_bits",
     "per_neuron_mi",
     "predict_scores",
+    "spec_difference",
     "thermometer_encode",
     "unpack_bits",
     "xnor_popcount_dense",

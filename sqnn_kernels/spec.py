@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -217,18 +219,24 @@ class BinaryNetSpec:
     def to_npz(self, path, extra: dict[str, np.ndarray] | None = None) -> None:
         """Write the spec (and optional ``extra`` arrays, names prefixed ``extra_``) atomically to ``path``.
 
+        ``extra`` values must be arrays of numbers, booleans or strings (``TypeError`` otherwise: a dict or
+        other Python object could not be loaded back without pickle; store it as JSON text).
+
         The file stores the format version and a SHA-256 checksum over every array's name, dtype, shape and
         bytes; :meth:`from_npz` rejects a file whose checksum, version or structure does not match.
         """
         arrays = self._arrays()
         for name, value in (extra or {}).items():
-            arrays[f"extra_{name}"] = np.asarray(value)
+            arrays[f"extra_{_check_name(name, 'extra')}"] = _storable(f"extra[{name!r}]", value)
         save_npz_atomic(path, arrays)
 
     @classmethod
-    def from_npz(cls, path, *, return_extra: bool = False):
-        """Load and validate a spec written by :meth:`to_npz` (``return_extra`` also returns extras)."""
-        a = load_npz_checked(path)
+    def from_npz(cls, path, *, return_extra: bool = False, max_bytes: int | None = None):
+        """Load and validate a spec written by :meth:`to_npz` (``return_extra`` also returns extras).
+
+        ``max_bytes`` bounds the file and its decompressed arrays (default :data:`MAX_MODEL_BYTES`, 1 GiB).
+        """
+        a = load_npz_checked(path, max_bytes=MAX_MODEL_BYTES if max_bytes is None else max_bytes)
         try:
             n_edges = a["n_edges"].astype(np.int64)
             if n_edges.ndim != 1 or np.any(n_edges < 1) or n_edges.sum() != a["edges"].size:
@@ -255,16 +263,43 @@ _DIGEST_TAG = b"sqnn-sha256:"
 _TRAILER = len(_DIGEST_TAG) + 64
 
 
+MAX_MODEL_BYTES = 1 << 30  # default bound on a model file and on the sum of its decompressed arrays
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _check_name(name, what: str = "array") -> str:
+    if not isinstance(name, str) or not name or not set(name) <= _NAME_CHARS:
+        raise ValueError(f"{what} names must be non-empty [A-Za-z0-9_] strings, got {name!r}")
+    return name
+
+
+def _storable(label: str, value) -> np.ndarray:
+    """``value`` as an array that :func:`load_npz_checked` can read back (no pickled objects), or raise."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as err:
+        raise TypeError(f"{label} cannot be stored as an array ({err})") from None
+    if arr.dtype.hasobject or arr.dtype.kind not in "biufcSU":
+        raise TypeError(
+            f"{label} must be an array of numbers, booleans or strings, got {type(value).__name__} "
+            f"(dtype {arr.dtype}); store structured data as JSON text, e.g. np.array(json.dumps(...))"
+        )
+    return arr
+
+
 def save_npz_atomic(path, arrays: dict[str, np.ndarray]) -> None:
     """Save ``arrays`` to ``path`` atomically (temporary file, fsync, rename), sealed with a SHA-256 digest.
 
     The file is an ordinary ``.npz`` (zip) whose archive comment is ``sqnn-sha256:<hex>``, the digest of every
-    byte before the comment; a header array holds the format magic and version.
+    byte before the comment; a header array holds the format magic and version. Only arrays that load back
+    without pickle are accepted (numbers, booleans, strings): anything else raises ``TypeError`` before
+    anything is written.
     """
     path = Path(path)
+    arrays = {_check_name(k): _storable(repr(k), v) for k, v in arrays.items()}
     header = np.array([_MAGIC, str(FORMAT_VERSION)], dtype=np.str_)
     buf = io.BytesIO()
-    np.savez_compressed(buf, __header__=header, **{k: np.asarray(v) for k, v in arrays.items()})
+    np.savez_compressed(buf, __header__=header, **arrays)
     with zipfile.ZipFile(buf, "a") as z:
         z.comment = b"\0" * _TRAILER
     data = bytearray(buf.getvalue())
@@ -273,11 +308,64 @@ def save_npz_atomic(path, arrays: dict[str, np.ndarray]) -> None:
         tmp.write_bytes(data)
 
 
-def load_npz_checked(path) -> dict[str, np.ndarray]:
-    """Load a file written by :func:`save_npz_atomic`; raise ``ValueError`` if it is corrupt or foreign."""
+def _read_members(data: bytes, path: Path, max_bytes: int) -> dict[str, np.ndarray]:
+    """Every ``.npy`` member, each checked against its declared shape and dtype BEFORE it is decompressed.
+
+    The zip directory's uncompressed sizes must sum to at most ``max_bytes``; each member's npy header must
+    declare a plain (non-object) dtype and exactly as many bytes as the member holds. Decompression is then
+    bounded by those sizes.
+    """
+    fmt = np.lib.format
+    out = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        infos = z.infolist()
+        total = sum(i.file_size for i in infos)
+        if total > max_bytes:
+            raise ValueError(
+                f"{path}: its arrays declare {total} bytes, more than the limit of {max_bytes} bytes "
+                "(pass max_bytes= to load a larger model)"
+            )
+        for info in infos:
+            name = info.filename
+            if not name.endswith(".npy") or "/" in name:
+                raise ValueError(f"{path}: unexpected member {name!r}")
+            with z.open(info) as f:
+                version = fmt.read_magic(f)
+                if version == (1, 0):
+                    shape, fortran, dtype = fmt.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, fortran, dtype = fmt.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f"{path}: {name} has an unsupported npy version {version}")
+                if dtype.hasobject:
+                    raise ValueError(f"{path}: {name} holds Python objects (pickle), which are not loaded")
+                nbytes = math.prod(int(d) for d in shape) * dtype.itemsize
+                offset = f.tell()
+                if offset + nbytes != info.file_size:
+                    raise ValueError(
+                        f"{path}: {name} declares shape {shape} of {dtype} ({nbytes} bytes) but holds "
+                        f"{info.file_size - offset} bytes"
+                    )
+                buf = f.read(nbytes)
+            if len(buf) != nbytes:
+                raise ValueError(f"{path}: {name} is truncated")
+            arr = np.frombuffer(buf, dtype=dtype)
+            out[name[:-4]] = arr.reshape(shape, order="F" if fortran else "C").copy()
+    return out
+
+
+def load_npz_checked(path, *, max_bytes: int = MAX_MODEL_BYTES) -> dict[str, np.ndarray]:
+    """Load a file written by :func:`save_npz_atomic`; raise ``ValueError`` if it is corrupt or foreign.
+
+    Neither the file nor the sum of its decompressed arrays may exceed ``max_bytes`` (default 1 GiB); every
+    array's declared shape is checked before it is decompressed, so a small file cannot exhaust memory.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ValueError(f"{path}: {size} bytes, more than the model file limit of {max_bytes} (max_bytes=)")
     data = path.read_bytes()
     tag = data[-_TRAILER:-64] if len(data) > _TRAILER else b""
     if tag != _DIGEST_TAG:
@@ -292,13 +380,41 @@ def load_npz_checked(path) -> dict[str, np.ndarray]:
     if hashlib.sha256(data[:-_TRAILER]).hexdigest().encode() != data[-64:]:
         raise ValueError(f"{path}: checksum mismatch, the file is corrupt")
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        arrays = _read_members(data, path, max_bytes)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
         raise ValueError(f"{path}: corrupt model file ({err})") from None
+    except ValueError as err:
+        msg = str(err) if str(err).startswith(str(path)) else f"{path}: corrupt model file ({err})"
+        raise ValueError(msg) from None
     header = arrays.pop("__header__", None)
     if header is None or header.shape != (2,) or str(header[0]) != _MAGIC:
         raise ValueError(f"{path}: not an sqnn model file (missing header)")
     if str(header[1]) != str(FORMAT_VERSION):
         raise ValueError(f"{path}: format version {header[1]} is not supported (expected {FORMAT_VERSION})")
     return arrays
+
+
+def spec_difference(a: BinaryNetSpec, b: BinaryNetSpec) -> str | None:
+    """The first way in which two specs compute different things (``None`` if they are the same network).
+
+    Compares widths, edges, every layer's packed weights and thresholds, and the output layer's weights,
+    bias, scale and offset (feature names are not compared).
+    """
+    if a.widths != b.widths:
+        return f"widths {a.widths} != {b.widths}"
+    for f, (ea, eb) in enumerate(zip(a.edges, b.edges, strict=True)):
+        if not np.array_equal(ea, eb):
+            return f"edges of feature {f} differ"
+    for i, (la, lb) in enumerate(zip(a.layers, b.layers, strict=True)):
+        if not np.array_equal(la.weights, lb.weights):
+            return f"hidden layer {i} weights differ"
+        if not np.array_equal(la.thresholds, lb.thresholds):
+            return f"hidden layer {i} thresholds differ"
+    oa, ob = a.output, b.output
+    if not np.array_equal(oa.weights, ob.weights):
+        return "output weights differ"
+    if not np.array_equal(oa.bias, ob.bias):
+        return "output bias differs"
+    if (oa.scale, oa.offset) != (ob.scale, ob.offset):
+        return f"output scale/offset ({oa.scale}, {oa.offset}) != ({ob.scale}, {ob.offset})"
+    return None

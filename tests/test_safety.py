@@ -293,3 +293,104 @@ def test_bench_without_the_test_extra_is_one_line(capsys, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_pytest_benchmark)
     line = _one_line(capsys, main(["bench", "--quick"]))
     assert "pip install" in line and "[test]" in line
+
+
+# -- item 8: model files checked before decompressing; extras loadable and consistent ------------------------
+def _reseal(path, members: dict[str, bytes]) -> None:
+    """Rewrite a model file with raw npy members (as an attacker could) and a valid seal."""
+    import hashlib
+    import io
+    import zipfile
+
+    from sqnn_kernels import spec as spec_mod
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, raw in members.items():
+            z.writestr(name, raw)
+        z.comment = b"\0" * spec_mod._TRAILER
+    data = bytearray(buf.getvalue())
+    n = spec_mod._TRAILER
+    data[-n:] = spec_mod._DIGEST_TAG + hashlib.sha256(data[:-n]).hexdigest().encode()
+    path.write_bytes(bytes(data))
+
+
+def _members(path) -> dict[str, bytes]:
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def test_model_file_declaring_a_huge_array_is_refused_before_decompressing(spec, tmp_path):
+    import io
+
+    import sqnn_kernels as sk
+
+    p = tmp_path / "m.npz"
+    spec.to_npz(p)
+    members = _members(p)
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(1, np.uint64))
+    header["shape"] = (3 * 2**27,)  # 3 GiB of uint64 declared
+    fake = io.BytesIO()
+    np.lib.format.write_array_header_1_0(fake, header)
+    members["output_weights.npy"] = fake.getvalue() + b"\0" * 4096
+    _reseal(p, members)
+    with pytest.raises(ValueError, match=r"declares shape \(402653184,\)"):
+        sk.BinaryNetSpec.from_npz(p)
+    spec.to_npz(p, extra={"big": np.zeros(10_000)})  # 80 kB decompressed, a few hundred bytes on disk
+    assert p.stat().st_size < 5000
+    with pytest.raises(ValueError, match="more than the limit of 50000 bytes"):
+        sk.BinaryNetSpec.from_npz(p, max_bytes=50_000)
+    assert sk.BinaryNetSpec.from_npz(p, max_bytes=100_000).widths == spec.widths
+
+
+def test_to_npz_rejects_extras_it_could_not_load_back(spec, tmp_path):
+    import sqnn_kernels as sk
+
+    p = tmp_path / "m.npz"
+    for bad in ({"meta": {"a": 1}}, {"objs": np.array([1, "a", None], dtype=object)}):
+        with pytest.raises(TypeError, match="JSON text"):
+            spec.to_npz(p, extra=bad)
+        assert not p.exists()
+    with pytest.raises(ValueError, match="extra names"):
+        spec.to_npz(p, extra={"a/b": np.zeros(2)})
+    spec.to_npz(p, extra={"meta": np.array('{"a": 1}'), "w": np.arange(3.0)})
+    _, extra = sk.BinaryNetSpec.from_npz(p, return_extra=True)
+    assert str(extra["meta"]) == '{"a": 1}' and extra["w"].tolist() == [0.0, 1.0, 2.0]
+
+
+@pytest.fixture(scope="module")
+def saved_classifier(tmp_path_factory):
+    from training import SQNNClassifier
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = SQNNClassifier(hidden=(8,), epochs=1, gamma=0.0, random_state=0).fit(X, y)
+    p = tmp_path_factory.mktemp("clf") / "m.npz"
+    model.save(p)
+    return p, X
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda e: e.pop("layer0_W"), "missing array 'layer0_W'"),
+        (lambda e: e.__setitem__("layer0_W", e["layer0_W"][:, :4]), r"'layer0_W' is float64 \(\d+, 4\)"),
+        (lambda e: e.__setitem__("layer0_W", -e["layer0_W"]), "hidden layer 0 weights differ"),
+        (lambda e: e.__setitem__("output_alpha_c", e["output_alpha_c"] * 2), "output"),
+    ],
+)
+def test_loaded_classifier_latents_must_match_the_sealed_spec(saved_classifier, tmp_path, edit, match):
+    import sqnn_kernels as sk
+    from training import SQNNClassifier
+
+    src, X = saved_classifier
+    spec, extra = sk.BinaryNetSpec.from_npz(src, return_extra=True)
+    assert SQNNClassifier.load(src).predict_proba(X).shape == (len(X), 2)
+    edit(extra)
+    bad = tmp_path / "bad.npz"
+    spec.to_npz(bad, extra=extra)
+    with pytest.raises(ValueError, match=match):
+        SQNNClassifier.load(bad)

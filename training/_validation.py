@@ -93,3 +93,26 @@ def check_fit_targets(y: np.ndarray, s, s_checked: np.ndarray, weight_name: str,
                 f"s holds one domain only ({int(s_checked[0])}); invariance to s ({weight_name}={weight:g}) "
                 f"needs rows of at least two domains; pass {weight_name}=0 to train without it"
             )
+
+
+def check_saved_latents(extra: dict, spec, path) -> None:
+    """Check the latent arrays stored beside a sealed spec by ``SQNNClassifier.save``: present, finite floats,
+    shaped as the spec's layers (``layer{i}_W`` (k_i, m_i), ``layer{i}_b`` (m_i,), ``output_W`` (k, n_out),
+    ``output_alpha_c`` (2,)); ``ValueError`` naming the file and the array otherwise.
+    """
+    want = {}
+    for i, layer in enumerate(spec.layers):
+        want[f"layer{i}_W"] = (layer.k, layer.m)
+        want[f"layer{i}_b"] = (layer.m,)
+    want["output_W"] = (spec.output.k, spec.output.n_out)
+    want["output_alpha_c"] = (2,)
+    for name, shape in want.items():
+        if name not in extra:
+            raise ValueError(f"{path}: not a complete SQNNClassifier file (missing array {name!r})")
+        arr = extra[name]
+        if arr.shape != shape or not np.issubdtype(arr.dtype, np.floating):
+            raise ValueError(
+                f"{path}: array {name!r} is {arr.dtype} {arr.shape}, expected float {shape} (sealed network)"
+            )
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{path}: array {name!r} holds NaN/inf")

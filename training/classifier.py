@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 import sqnn_kernels as sk
 
 from . import budget as _budget
-from ._validation import check_fit_targets, check_s, check_x, check_y
+from ._validation import check_fit_targets, check_s, check_saved_latents, check_x, check_y
 from .autograd import Tensor, _sigmoid
 from .layers import activation, bits_to_pm1, encode_pm1, fit_edges, fold_thresholds, pack_sign
 from .losses import MAX_JOINT_NEURONS, MI_KINDS, bce_with_logits, layer_mi
@@ -500,10 +500,15 @@ class SQNNClassifier(ClassifierMixin, BaseEstimator):
         model.edges_ = list(spec.edges)
         if spec.feature_names is not None:
             model.feature_names_ = list(spec.feature_names)
+        check_saved_latents(extra, spec, path)
         model.layers_ = []
         for i, lay in enumerate(spec.layers):
             model.layers_.append({"W": extra[f"layer{i}_W"], "b": extra[f"layer{i}_b"], "k": lay.k})
         alpha, c = extra["output_alpha_c"]
         model.output_ = {"W": extra["output_W"], "alpha": float(alpha), "c": float(c)}
+        model._spec = None  # rebuild from the latents: stochastic and deterministic paths must be one network
+        diff = sk.spec_difference(model.to_spec(), spec)
+        if diff is not None:
+            raise ValueError(f"{path}: the stored latent weights do not give the sealed network ({diff})")
         model._spec = spec
         return model
