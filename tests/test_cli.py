@@ -148,10 +148,10 @@ def test_load_showers_and_csv_errors(tmp_path):
     p.write_text("a,b,y\n1,2,0\n3,4,1\n")
     xx, yy, ss, nn = load_csv(p, label="y", domain=None)
     assert xx.tolist() == [[1, 2], [3, 4]] and yy.tolist() == [0, 1] and ss is None and nn == ["a", "b"]
-    with pytest.raises(ValueError, match="domain column 's' not found"):
+    with pytest.raises(ValueError, match="domain column 's'"):
         load_csv(p, label="y", domain="s")
     p.write_text("a,b,y\n1,x,0\n")
-    with pytest.raises(ValueError, match="numeric"):
+    with pytest.raises(ValueError, match=r"x\.csv: .*'x'"):
         load_csv(p, label="y", domain=None)
 
 

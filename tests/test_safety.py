@@ -129,7 +129,7 @@ def test_train_default_domain_is_s_like_load_csv(tmp_path, capsys):
     assert names == load_csv(data)[3] == ["a", "b", "c"]
     no_s = _csv(tmp_path / "n.csv", header="a,b,c,y,t")
     line = _one_line(capsys, main(["train", "--data", str(no_s), "--out", str(out), "--quiet"]))
-    assert "domain column 's' not found" in line and "--domain none" in line
+    assert "missing domain column 's'" in line and "--domain none" in line
     assert main(["train", "--data", str(no_s), "--domain", "none", "--out", str(out), "--epochs", "1",
                  "--hidden", "4", "--gamma", "0", "--quiet"]) == 0
     assert SQNNClassifier.load(out).to_spec().feature_names == ["a", "b", "c", "t"]
@@ -394,3 +394,84 @@ def test_loaded_classifier_latents_must_match_the_sealed_spec(saved_classifier, 
     spec.to_npz(bad, extra=extra)
     with pytest.raises(ValueError, match=match):
         SQNNClassifier.load(bad)
+
+
+# -- item 7: CSV and ROOT problems are clear one-line errors naming the file --------------------------------
+@pytest.fixture(params=["pyarrow", "numpy"])
+def csv_engine(request, monkeypatch):
+    from training import tables
+
+    monkeypatch.setattr(tables, "_csv_engine", lambda: request.param)
+    return request.param
+
+
+def test_csv_duplicate_header_names_are_refused(csv_engine, tmp_path):
+    from training.datasets import load_csv
+    from training.tables import load_table
+
+    p = tmp_path / "d.csv"
+    p.write_text("pt,eta,pt,y\n1,2,3,0\n4,5,6,1\n")
+    for load in (lambda: load_table(p, label="y"), lambda: load_table(p, ["pt", "eta"]),
+                 lambda: load_csv(p, domain=None)):
+        with pytest.raises(ValueError, match=r"d\.csv: the header names column 'pt' more than once"):
+            load()
+
+
+def test_csv_byte_order_mark_is_not_part_of_the_first_name(csv_engine, tmp_path):
+    import gzip
+
+    from training.tables import load_table
+
+    p = tmp_path / "bom.csv"
+    p.write_bytes("\ufeffpt,y\n1.5,0\n2.5,1\n".encode())
+    x, y, _, names = load_table(p, label="y")
+    assert names == ["pt"] and x[:, 0].tolist() == [1.5, 2.5] and y.tolist() == [0, 1]
+    g = tmp_path / "bom.csv.gz"
+    g.write_bytes(gzip.compress(p.read_bytes()))
+    assert load_table(g, ["pt"], label="y")[3] == ["pt"]
+
+
+@pytest.mark.parametrize("value", ["1e30", "inf", "-9.3e18"])
+def test_csv_huge_or_infinite_label_names_the_value(csv_engine, tmp_path, value):
+    from training.tables import load_table
+
+    p = tmp_path / "d.csv"
+    p.write_text(f"a,y\n1,0\n2,{value}\n")
+    match = r"label column 'y' must hold integers; data row 2 has (-?9\.3e\+18|1e\+30|inf)"
+    with pytest.raises(ValueError, match=match):
+        load_table(p, label="y")
+
+
+def test_truncated_csv_gz_is_one_line_naming_the_file(csv_engine, tmp_path, capsys, spec):
+    import gzip
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, 3))
+    rows = "\n".join(f"{a:.6f},{b:.6f},{c:.6f},{int(a > 0)},{int(b > 0)}" for a, b, c in x)
+    full = gzip.compress(("a,b,c,y,s\n" + rows + "\n").encode())
+    p = tmp_path / "t.csv.gz"
+    p.write_bytes(full[: len(full) // 2])
+    line = _one_line(capsys, main(["train", "--data", str(p), "--out", str(tmp_path / "m.npz"), "--quiet"]))
+    assert "t.csv.gz: truncated or corrupt gzip file" in line
+    spec_path = tmp_path / "spec.npz"
+    random_spec(np.random.default_rng(0), 3, (4,)).to_npz(spec_path)
+    out = str(tmp_path / "o.parquet")
+    code = main(["predict", str(spec_path), str(p), "--features", "a,b,c", "--out", out, "--quiet"])
+    assert "t.csv.gz: truncated or corrupt gzip file" in _one_line(capsys, code)
+
+
+def test_truncated_root_file_names_the_file_and_the_problem(tmp_path, capsys):
+    import uproot
+
+    from training.tables import load_table
+
+    p = tmp_path / "t.root"
+    with uproot.recreate(p) as f:
+        f["events"] = {"a": np.arange(5000, dtype=np.float64), "y": np.zeros(5000)}
+    data = p.read_bytes()
+    p.write_bytes(data[: int(len(data) * 0.9)])
+    match = r"t\.root(:events)?: not a readable ROOT file \(truncated or corrupt\?\): OSError: expected"
+    with pytest.raises(ValueError, match=match):
+        load_table(p, label="y")
+    code = main(["train", "--data", str(p), "--domain", "none", "--out", str(tmp_path / "m.npz"), "--quiet"])
+    assert "t.root:events: not a readable ROOT file" in _one_line(capsys, code)

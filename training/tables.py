@@ -15,11 +15,13 @@ message naming the file and what is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import importlib
 import itertools
 import warnings
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -84,14 +86,28 @@ class _Source:
 
     what = "column"
 
-    def check_columns(self, names: Sequence[str], what: str | None = None) -> None:
+    def check_unique(self) -> None:
+        """Refuse a table whose header names a column twice (which one would be read is a guess)."""
+        seen, dup = set(), []
+        for c in self.columns:
+            if c in seen and c not in dup:
+                dup.append(c)
+            seen.add(c)
+        if dup:
+            raise ValueError(
+                f"{self.label}: the header names {self.what}{'s' if len(dup) > 1 else ''} "
+                f"{', '.join(map(repr, dup))} more than once; rename the duplicates"
+            )
+
+    def check_columns(self, names: Sequence[str], what: str | None = None, hint: str = "") -> None:
         what = what or self.what
         missing = [n for n in names if n not in set(self.columns)]
         if missing:
             shown = ", ".join(self.columns[:40]) + (" ..." if len(self.columns) > 40 else "")
             plural = "s" if len(missing) > 1 else ""
             raise ValueError(
-                f"{self.label}: missing {what}{plural} {', '.join(map(repr, missing))}; the file has: {shown}"
+                f"{self.label}: missing {what}{plural} {', '.join(map(repr, missing))}{hint}; "
+                f"the file has: {shown}"
             )
 
     def iter_columns(self, names: Sequence[str], chunk_size: int) -> Iterator[dict[str, np.ndarray]]:
@@ -129,6 +145,12 @@ class _Source:
         return x, cols
 
 
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+_READ_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, OSError, UnicodeDecodeError)
+
 _LOAD_CHUNK = 1 << 20  # rows per chunk when load_table reads a whole file
 _CSV_BLOCK_BYTES = 1 << 20  # pyarrow.csv block size (it reads ~32 blocks ahead); batches are regrouped
 
@@ -147,25 +169,40 @@ class _CSVSource(_Source):
         super().__init__(path, str(path))
         with open(self.path, "rb") as raw:
             self.gzipped = raw.read(2) == b"\x1f\x8b"
-        with self._open() as f:
-            try:
-                header = next(csv.reader([f.readline()]))
-            except StopIteration:
-                header = []
+        try:
+            with self._open() as f:
+                try:
+                    header = next(csv.reader([f.readline()]))
+                except StopIteration:
+                    header = []
+        except _READ_ERRORS as err:
+            raise self._read_error(err) from None
         self.columns = [h.strip() for h in header]
         if not self.columns or self.columns == [""]:
             raise ValueError(f"{path}: empty file (no header row)")
+        self.check_unique()
         self.engine = _csv_engine()
 
     def _open(self):
+        # utf-8-sig: a byte-order mark (as Excel writes) is not part of the first column's name
         if self.gzipped:
-            return gzip.open(self.path, "rt", newline="")
-        return open(self.path, newline="")
+            return gzip.open(self.path, "rt", encoding="utf-8-sig", newline="")
+        return open(self.path, encoding="utf-8-sig", newline="")
+
+    def _read_error(self, err: BaseException) -> ValueError:
+        what = "truncated or corrupt gzip file" if self.gzipped else "unreadable file"
+        return ValueError(f"{self.label}: {what} ({_one_line(err)})")
 
     def iter_columns(self, names, chunk_size):
         if self.engine == "pyarrow":
-            return self._iter_pyarrow(names, chunk_size)
-        return self._iter_numpy(names, chunk_size)
+            return self._guarded(self._iter_pyarrow(names, chunk_size))
+        return self._guarded(self._iter_numpy(names, chunk_size))
+
+    def _guarded(self, chunks):
+        try:
+            yield from chunks
+        except _READ_ERRORS as err:
+            raise self._read_error(err) from None
 
     def _iter_numpy(self, names, chunk_size):
         idx = [self.columns.index(n) for n in names]
@@ -233,12 +270,13 @@ class _ParquetSource(_Source):
             # (pyarrow 26), so memory would grow with the file instead of the batch size
             self._file = self._pq.ParquetFile(path, pre_buffer=False)
         except (self._pa.ArrowException, OSError) as err:
-            raise ValueError(f"{path}: not a readable Parquet file ({err})") from None
+            raise ValueError(f"{path}: not a readable Parquet file ({_one_line(err)})") from None
         self.columns = list(self._file.schema_arrow.names)
+        self.check_unique()
         self.num_rows = int(self._file.metadata.num_rows)
 
-    def check_columns(self, names, what=None):
-        super().check_columns(names, what)
+    def check_columns(self, names, what=None, hint=""):
+        super().check_columns(names, what, hint)
         pa = self._pa
         for n in names:
             t = self._file.schema_arrow.field(n).type
@@ -265,11 +303,9 @@ class _RootSource(_Source):
 
     def __init__(self, path: Path, tree: str | None):
         self._uproot = require("uproot", "hep")
-        try:
+        with self._reading(str(path)):
             with self._uproot.open(path) as f:
                 trees = f.keys(filter_classname=lambda c: c in _ROOT_TABLE_CLASSES, cycle=False)
-        except (OSError, ValueError) as err:
-            raise ValueError(f"{path}: not a readable ROOT file ({err})") from None
         trees = list(dict.fromkeys(trees))
         if tree is None:
             if len(trees) != 1:
@@ -280,14 +316,28 @@ class _RootSource(_Source):
             raise ValueError(f"{path}: no TTree {tree!r}; trees in the file: {', '.join(trees) or 'none'}")
         super().__init__(path, f"{path}:{tree}")
         self.tree = tree
-        with self._uproot.open(path) as f:
+        with self._reading(self.label), self._uproot.open(path) as f:
             t = f[tree]
             self.columns = list(t.keys())
             self.num_rows = int(t.num_entries)
             self._types = {k: str(v) for k, v in t.typenames().items()}
+        self.check_unique()
 
-    def check_columns(self, names, what=None):
-        super().check_columns(names, what)
+    @staticmethod
+    @contextlib.contextmanager
+    def _reading(label: str):
+        """uproot's errors on a truncated or corrupt file (OSError "expected Chunk of length ...",
+        DeserializationError, ...) become one ValueError line naming the file."""
+        try:
+            yield
+        except Exception as err:  # uproot raises many unrelated types for a damaged file
+            raise ValueError(
+                f"{label}: not a readable ROOT file (truncated or corrupt?): "
+                f"{type(err).__name__}: {_one_line(err)}"
+            ) from None
+
+    def check_columns(self, names, what=None, hint=""):
+        super().check_columns(names, what, hint)
         for n in names:
             typename = self._types.get(n, "")
             if typename.endswith("[]") or "vector" in typename or "RVec" in typename:
@@ -299,10 +349,28 @@ class _RootSource(_Source):
     def iter_columns(self, names, chunk_size):
         wanted = set(names)
         step = int(min(chunk_size, max(self.num_rows, 1)))
-        with self._uproot.open(self.path) as f:
-            t = f[self.tree]
-            for arrays in t.iterate(filter_name=lambda n: n in wanted, step_size=step, library="np"):
+        with self._reading(self.label):
+            f = self._uproot.open(self.path)
+        try:
+            with self._reading(self.label):
+                chunks = f[self.tree].iterate(filter_name=lambda n: n in wanted, step_size=step, library="np")
+            while True:
+                with self._reading(self.label):
+                    arrays = next(chunks, None)
+                if arrays is None:
+                    return
                 yield {n: _numeric_column(arrays[n], self.label, n) for n in names}
+        finally:
+            f.close()
+
+
+def load_csv_file(path, features: Sequence[str] | None = None, label: str | None = None,
+                  domain: str | None = None):
+    """:func:`load_table` for a CSV file of any name (plain or gzip, detected from its first bytes)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    return _load(_CSVSource(path), features, label, domain)
 
 
 def open_table(path, *, tree: str | None = None) -> _Source:
@@ -349,10 +417,19 @@ def stack_features(columns: dict[str, np.ndarray], names: Sequence[str]) -> np.n
     return x
 
 
+_INT_LIMIT = 2.0**53  # integers beyond this are not exact in float64 (and no label or domain is that large)
+
+
 def _integer_column(v: np.ndarray, source: str, role: str, name: str) -> np.ndarray:
     v = v.astype(np.float64)
-    if not np.all(np.isfinite(v)) or np.any(v != np.round(v)):
-        raise ValueError(f"{source}: {role} column {name!r} must hold integers")
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(v) | (v != np.round(v)) | (np.abs(v) > _INT_LIMIT)
+    if np.any(bad):
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"{source}: {role} column {name!r} must hold integers; data row {i + 1} has {float(v[i])!r}"
+            + (f" ({int(bad.sum())} such rows)" if bad.sum() > 1 else "")
+        )
     return v.astype(np.int64)
 
 
@@ -390,10 +467,15 @@ def load_table(path, features: Sequence[str] | None = None, label: str | None = 
         non-integer labels, an empty table, or a missing optional dependency (:class:`MissingDependencyError`,
         ``pip install -e '.[hep]'``).
     """
-    source = open_table(path, tree=tree)
+    return _load(open_table(path, tree=tree), features, label, domain)
+
+
+def _load(source: _Source, features, label: str | None, domain: str | None):
+    """:func:`load_table` on an opened source."""
     for role, col in (("label", label), ("domain", domain)):
         if col is not None and col not in source.columns:
-            source.check_columns([col], f"{role} {source.what}")
+            hint = " (domain=None, CLI --domain none, if the file has none)" if role == "domain" else ""
+            source.check_columns([col], f"{role} {source.what}", hint)
     names = resolve_features(source, features, exclude=(label, domain))
     extra = [c for c in dict.fromkeys((label, domain)) if c is not None]
     x, columns = source.read_all(names, extra)
