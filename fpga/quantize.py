@@ -26,6 +26,8 @@ import warnings
 
 import numpy as np
 
+from sqnn_kernels.validation import check_int
+
 MIN_FEATURE_BITS = 2
 MAX_FEATURE_BITS = 48
 MAX_ABS_FRAC_BITS = 62
@@ -35,26 +37,20 @@ class SaturationWarning(UserWarning):
     """Some feature values were clipped to the fixed-point range."""
 
 
-def _check_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    return int(value)
-
-
 def check_format(feature_bits: int, frac_bits):
     """Validate a fixed-point format; returns ``(feature_bits, frac_bits)`` with ``frac_bits`` an int or a
     tuple of ints (one per feature)."""
-    feature_bits = _check_int(feature_bits, "feature_bits")
+    feature_bits = check_int(feature_bits, "feature_bits")
     if not MIN_FEATURE_BITS <= feature_bits <= MAX_FEATURE_BITS:
         raise ValueError(
             f"feature_bits must be in [{MIN_FEATURE_BITS}, {MAX_FEATURE_BITS}], got {feature_bits}"
         )
     if isinstance(frac_bits, (list, tuple, np.ndarray)):
-        fracs = tuple(_check_int(f, "frac_bits") for f in np.asarray(frac_bits, dtype=object).ravel())
+        fracs = tuple(check_int(f, "frac_bits") for f in np.asarray(frac_bits, dtype=object).ravel())
         if not fracs:
             raise ValueError("frac_bits must not be empty")
     else:
-        fracs = (_check_int(frac_bits, "frac_bits"),)
+        fracs = (check_int(frac_bits, "frac_bits"),)
     for f in fracs:
         if abs(f) > MAX_ABS_FRAC_BITS:
             raise ValueError(f"frac_bits must be in [-{MAX_ABS_FRAC_BITS}, {MAX_ABS_FRAC_BITS}], got {f}")

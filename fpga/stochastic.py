@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sqnn_kernels.validation import check_int, check_real
+
 _LIMIT = 1 << 30
 
 
@@ -31,16 +33,12 @@ class StochasticConfig:
     seed: int = 0
 
     def __post_init__(self):
-        slope = float(self.slope)
-        if not (math.isfinite(slope) and slope > 0):
+        slope = check_real(self.slope, "stochastic slope")
+        if not slope > 0:
             raise ValueError(f"stochastic slope must be a positive finite number, got {self.slope!r}")
-        if isinstance(self.rng_bits, bool) or not isinstance(self.rng_bits, (int, np.integer)):
-            raise TypeError(f"rng_bits must be an integer, got {self.rng_bits!r}")
-        if not 1 <= int(self.rng_bits) <= 16:
-            raise ValueError(f"rng_bits must be in [1, 16], got {self.rng_bits}")
         object.__setattr__(self, "slope", slope)
-        object.__setattr__(self, "rng_bits", int(self.rng_bits))
-        object.__setattr__(self, "seed", int(self.seed))
+        object.__setattr__(self, "rng_bits", check_int(self.rng_bits, "rng_bits", min_value=1, max_value=16))
+        object.__setattr__(self, "seed", check_int(self.seed, "seed"))
 
     def as_dict(self) -> dict:
         """JSON-friendly form stored in the project manifest."""

@@ -32,6 +32,7 @@ import numpy as np
 from .engine import _round_up_f32
 from .fileio import atomic_path
 from .spec import BinaryNetSpec
+from .validation import check_int
 
 OPSET = 17
 _EXACT = 2**24  # float32 holds every integer of smaller magnitude
@@ -91,10 +92,7 @@ def build_onnx(spec: BinaryNetSpec, *, qonnx: bool = False, batch_size: int = 1)
     onnx = _require_onnx()
     from onnx import TensorProto, helper, numpy_helper
 
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool):
-        raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = check_int(batch_size, "batch_size", min_value=1)
     _check_exact(spec)
     nodes, inits = [], []
 

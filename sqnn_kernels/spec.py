@@ -22,23 +22,17 @@ from pathlib import Path
 import numpy as np
 
 from .fileio import atomic_path
-from .validation import check_int32_vector, words_for
+from .validation import check_int32_vector, check_packed, check_real, check_width
 
 FORMAT_VERSION = 1
 _MAGIC = "sqnn.BinaryNetSpec"
 
 
 def _check_packed_matrix(w, k: int, what: str) -> np.ndarray:
-    w = np.asarray(w)
-    if w.dtype != np.uint64 or w.ndim != 2:
-        raise ValueError(f"{what}.weights must be a 2-D uint64 packed array, got {w.dtype} {w.shape}")
+    w = check_packed(w, f"{what}.weights", k)
     if w.shape[0] < 1:
         raise ValueError(f"{what}.weights must have at least one neuron (row), got shape {w.shape}")
-    if w.shape[1] != words_for(k):
-        raise ValueError(f"{what}.weights has {w.shape[1]} words per row; width k={k} needs {words_for(k)}")
-    if k % 64 and np.any(w[:, -1] >> np.uint64(k % 64)):
-        raise ValueError(f"{what}.weights has non-zero padding bits beyond k={k}")
-    return np.ascontiguousarray(w)
+    return w
 
 
 @dataclass(frozen=True)
@@ -50,9 +44,7 @@ class HiddenLayer:
     thresholds: np.ndarray
 
     def __post_init__(self):
-        if not isinstance(self.k, (int, np.integer)) or self.k < 1:
-            raise ValueError(f"hidden layer k must be a positive integer, got {self.k!r}")
-        object.__setattr__(self, "k", int(self.k))
+        object.__setattr__(self, "k", check_width(self.k, "hidden layer k"))
         w = _check_packed_matrix(self.weights, self.k, "hidden layer")
         object.__setattr__(self, "weights", w)
         object.__setattr__(self, "thresholds", check_int32_vector(self.thresholds, w.shape[0], "thresholds"))
@@ -77,17 +69,12 @@ class OutputLayer:
     offset: float = 0.0
 
     def __post_init__(self):
-        if not isinstance(self.k, (int, np.integer)) or self.k < 1:
-            raise ValueError(f"output layer k must be a positive integer, got {self.k!r}")
-        object.__setattr__(self, "k", int(self.k))
+        object.__setattr__(self, "k", check_width(self.k, "output layer k"))
         w = _check_packed_matrix(self.weights, self.k, "output layer")
         object.__setattr__(self, "weights", w)
         object.__setattr__(self, "bias", check_int32_vector(self.bias, w.shape[0], "bias"))
         for name in ("scale", "offset"):
-            v = float(getattr(self, name))
-            if not np.isfinite(v):
-                raise ValueError(f"output {name} must be finite, got {v}")
-            object.__setattr__(self, name, v)
+            object.__setattr__(self, name, check_real(getattr(self, name), f"output {name}"))
         if self.scale <= 0:
             raise ValueError(f"output scale must be > 0 (scores increase with P), got {self.scale}")
 

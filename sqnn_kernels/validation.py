@@ -1,4 +1,10 @@
-"""Argument checks shared by the public wrappers: every error names the argument and the expectation."""
+"""The project's one home for argument checks on arrays and numbers (kernels, spec, FPGA writers, streaming).
+
+One vocabulary everywhere: ``TypeError`` when the argument has the wrong type (a string for an integer, a
+float array where packed uint64 words are expected), ``ValueError`` when the type is right but the value is
+not (out of range, wrong shape, NaN). Every message names the argument and what was expected.
+Estimator-specific checks (labels, fit targets) live in ``training/_validation.py`` and build on these.
+"""
 
 from __future__ import annotations
 
@@ -22,13 +28,35 @@ def as_2d(a, name: str, *, dtype=None) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def check_int(value, name: str, *, min_value: int | None = None, max_value: int | None = None) -> int:
+    """A Python/numpy integer (not a bool, float or string: ``TypeError``) within bounds (``ValueError``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    v = int(value)
+    if (min_value is not None and v < min_value) or (max_value is not None and v > max_value):
+        if max_value is None:
+            raise ValueError(f"{name} must be >= {min_value}, got {v}")
+        if min_value is None:
+            raise ValueError(f"{name} must be <= {max_value}, got {v}")
+        raise ValueError(f"{name} must be in [{min_value}, {max_value}], got {v}")
+    return v
+
+
+def check_real(value, name: str, *, finite: bool = True) -> float:
+    """A real number: int or float, Python or numpy, 0-d array too (else TypeError); finite (ValueError)."""
+    kind = np.asarray(value).dtype.kind if isinstance(value, (np.ndarray, np.generic)) else None
+    ok = kind in ("i", "u", "f") and np.ndim(value) == 0
+    if not ok and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if finite and not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    return v
+
+
 def check_width(k, name: str = "k") -> int:
     """Validate a bit width: a positive Python/numpy integer."""
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive integer, got {k!r}")
-    if k < 1:
-        raise ValueError(f"{name} must be >= 1, got {k}")
-    return int(k)
+    return check_int(k, name, min_value=1)
 
 
 def check_packed(p, name: str, k: int) -> np.ndarray:
@@ -80,7 +108,7 @@ def check_domain(s, n: int, name: str = "s") -> np.ndarray:
         raise TypeError(f"{name} must be a 1-D integer array, got {type(s).__name__}")
     arr = np.asarray(s)
     if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},) to match the rows of p, got {arr.shape}")
+        raise ValueError(f"{name} must have shape ({n},), one label per row, got {arr.shape}")
     if arr.dtype == np.bool_:
         arr = arr.astype(np.int64)
     elif np.issubdtype(arr.dtype, np.floating):
@@ -97,11 +125,7 @@ def check_domain(s, n: int, name: str = "s") -> np.ndarray:
 
 def check_seed(seed, name: str = "seed") -> int:
     """A non-negative integer seed below 2**64."""
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"{name} must be a non-negative integer, got {seed!r}")
-    if seed < 0 or seed >= 2**64:
-        raise ValueError(f"{name} must be in [0, 2**64), got {seed}")
-    return int(seed)
+    return check_int(seed, name, min_value=0, max_value=2**64 - 1)
 
 
 def check_int32_vector(v, m: int, name: str) -> np.ndarray:

@@ -475,3 +475,40 @@ def test_truncated_root_file_names_the_file_and_the_problem(tmp_path, capsys):
         load_table(p, label="y")
     code = main(["train", "--data", str(p), "--domain", "none", "--out", str(tmp_path / "m.npz"), "--quiet"])
     assert "t.root:events: not a readable ROOT file" in _one_line(capsys, code)
+
+
+# -- item 13: one validation vocabulary: TypeError for a wrong type, ValueError for a wrong value -----------
+def _raises(exc, fn, *args, **kwargs):
+    with pytest.raises(exc):
+        fn(*args, **kwargs)
+
+
+def test_same_fault_same_exception_type_everywhere(spec):
+    import fpga
+    import sqnn_kernels as sk
+    from sqnn_kernels.validation import check_packed, check_width
+    from training._validation import check_s
+    from training.streaming import iter_table_chunks
+
+    w = spec.layers[0].weights
+    t = spec.layers[0].thresholds
+    # packed weights of the wrong dtype: a wrong type, in the kernels and in the spec alike
+    _raises(TypeError, check_packed, w.astype(np.int64), "w", spec.layers[0].k)
+    _raises(TypeError, sk.xnor_popcount_dense, w, w.astype(np.float64), spec.layers[0].k)
+    _raises(TypeError, sk.HiddenLayer, w.astype(np.int64), spec.layers[0].k, t)
+    out = spec.output
+    _raises(TypeError, sk.OutputLayer, out.weights.astype(np.float64), out.k, out.bias)
+    # widths: a string or float is a wrong type, zero a wrong value
+    for bad, exc in (("8", TypeError), (8.0, TypeError), (True, TypeError), (0, ValueError)):
+        _raises(exc, check_width, bad)
+        _raises(exc, sk.HiddenLayer, w, bad, t)
+        _raises(exc, sk.xnor_popcount_dense, w, w, bad)
+    _raises(TypeError, sk.OutputLayer, spec.output.weights, spec.output.k, spec.output.bias, scale="1.0")
+    _raises(ValueError, sk.OutputLayer, spec.output.weights, spec.output.k, spec.output.bias, scale=np.inf)
+    _raises(TypeError, fpga.StochasticConfig, slope="2")
+    _raises(TypeError, fpga.StochasticConfig, seed=1.5)
+    _raises(TypeError, lambda: next(iter_table_chunks("x.csv", None, chunk_size="5")))
+    _raises(ValueError, lambda: next(iter_table_chunks("x.csv", None, chunk_size=0)))
+    _raises(TypeError, check_s, np.array([0, 1j]), 2)
+    _raises(TypeError, check_s, np.array(["a", "b"]), 2)
+    _raises(ValueError, check_s, np.array([0.3, 0.7]), 2)

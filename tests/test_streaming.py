@@ -152,7 +152,7 @@ def test_errors_leave_previous_output_untouched(tmp_path, x, spec):
         predict_file(tmp_path / "absent.npz", path, out, progress=False)
     with pytest.raises(ValueError, match=r"must be a \.parquet file"):
         predict_file(spec, path, tmp_path / "out.csv", progress=False)
-    with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
+    with pytest.raises(ValueError, match="chunk_size must be >= 1"):
         predict_file(spec, path, out, chunk_size=0, progress=False)
 
 

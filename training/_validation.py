@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sqnn_kernels.validation import check_domain
+
 
 def check_x(x, name: str = "X", n_features: int | None = None) -> np.ndarray:
     """A finite float64 (n, f) array."""
@@ -56,15 +58,13 @@ def check_y(y, n: int, name: str = "y") -> np.ndarray:
 
 
 def check_s(s, n: int, name: str = "s") -> np.ndarray:
-    """Domain categories: integers in 0..255, int64 (n,); ``None`` means one domain (all zeros)."""
+    """Domain categories: integers in 0..255, int64 (n,); ``None`` means one domain (all zeros).
+
+    The array rule itself is :func:`sqnn_kernels.validation.check_domain`.
+    """
     if s is None:
         return np.zeros(n, dtype=np.int64)
-    arr = _as_int_vector(s, n, name)
-    if arr.size and (arr.min() < 0 or arr.max() > 255):
-        raise ValueError(
-            f"{name} must hold integer categories in 0..255, got range [{arr.min()}, {arr.max()}]"
-        )
-    return arr
+    return check_domain(s, n, name)
 
 
 def check_fit_targets(y: np.ndarray, s, s_checked: np.ndarray, weight_name: str, weight: float) -> None:

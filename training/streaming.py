@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 import sqnn_kernels as sk
 from sqnn_kernels.fileio import atomic_path, check_not_input
 from sqnn_kernels.scoring import probabilities
+from sqnn_kernels.validation import check_int
 
 from .tables import open_table, require, resolve_features, stack_features
 
@@ -72,9 +73,7 @@ def _model_features(spec: sk.BinaryNetSpec, features) -> list[str] | None:
 
 
 def _check_chunk_size(chunk_size) -> int:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    return int(chunk_size)
+    return check_int(chunk_size, "chunk_size", min_value=1)
 
 
 def iter_table_chunks(path, features: Sequence[str] | None, chunk_size: int = DEFAULT_CHUNK_SIZE,
