@@ -7,6 +7,7 @@ import ctypes.util
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,12 @@ from sqnn_kernels.spec import BinaryNetSpec
 
 from .render import MANIFEST, render_project
 from .stochastic import StochasticConfig
+
+# files that sqnn's own tools write into a project folder (fpga.synthesize_netlist, fpga.estimate_resources):
+# derived from the project, so a re-export may replace them with the folder
+NETLIST = "sqnn_core_netlist.v"
+REPORT = "resources_{target}.rpt"
+_DERIVED = re.compile(r"sqnn_core_netlist\.v|resources_[A-Za-z0-9_]+\.rpt")
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -46,7 +53,8 @@ def check_replaceable(outdir) -> None:
     """Raise ``ValueError`` unless ``outdir`` may be replaced whole: absent, empty, or exactly our project.
 
     "Our project" means a ``manifest.json`` written by :func:`write_project` (format ``sqnn-fpga-project``)
-    and, besides it, only the files that manifest lists, each unaltered (sha256 as recorded). Anything else
+    and, besides it, only the files that manifest lists, each unaltered (sha256 as recorded), and the reports
+    sqnn's own tools write there (``sqnn_core_netlist.v``, ``resources_<target>.rpt``). Anything else
     (a file or folder the user added, an edited file, a foreign ``manifest.json``) is named in the error, and
     nothing is deleted.
     """
@@ -66,7 +74,10 @@ def check_replaceable(outdir) -> None:
         )
     manifest = read_manifest(outdir)
     listed = manifest["files"]
-    unexpected = [e for e in entries if e != MANIFEST and e not in listed]
+    unexpected = [
+        e for e in entries
+        if e != MANIFEST and e not in listed and not (_DERIVED.fullmatch(e) and (outdir / e).is_file())
+    ]
     altered = []
     for name in entries:
         if name in listed:

@@ -8,8 +8,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from sqnn_kernels.fileio import atomic_path
+
 from . import tools
-from .project import read_manifest
+from .project import NETLIST, REPORT, read_manifest
 from .render import HDL_SOURCES
 
 TARGETS = {
@@ -93,8 +95,9 @@ def synthesize_netlist(outdir, dest=None, *, timeout: float = 1800.0) -> Path:
     _, netlist = _run_yosys(
         outdir, "synth -flatten -top sqnn_core\nwrite_verilog -noattr netlist.v\n", timeout, "netlist.v"
     )
-    path = Path(dest) if dest is not None else outdir / "sqnn_core_netlist.v"
-    path.write_text(netlist, encoding="utf-8")
+    path = Path(dest) if dest is not None else outdir / NETLIST
+    with atomic_path(path) as tmp:
+        tmp.write_text(netlist, encoding="utf-8")
     return path
 
 
@@ -125,8 +128,9 @@ def estimate_resources(outdir, target: str = "xilinx", *, report=None, timeout: 
     lut = sum(v for k, v in by_type.items() if re.fullmatch(r"(LUT\d|SB_LUT4|\$_LUT_|\$lut)", k))
     ff = sum(v for k, v in by_type.items() if re.match(r"(FD[RSCP]E?|SB_DFF\w*|\$_S?DFF\w*|\$_DFFE?\w*)", k))
     carry = sum(v for k, v in by_type.items() if k in ("CARRY4", "CARRY8", "SB_CARRY"))
-    path = Path(report) if report is not None else outdir / f"resources_{target}.rpt"
-    path.write_text(log, encoding="utf-8")
+    path = Path(report) if report is not None else outdir / REPORT.format(target=target)
+    with atomic_path(path) as tmp:
+        tmp.write_text(log, encoding="utf-8")
     return {
         "target": target,
         "lut": lut,

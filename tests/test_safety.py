@@ -152,7 +152,10 @@ def test_fpga_re_export_refuses_user_added_and_edited_files(spec, tmp_path):
     import fpga
 
     out = fpga.write_project(spec, tmp_path / "proj")
-    fpga.write_project(spec, out)  # an untouched earlier export is replaced
+    (out / "resources_xilinx.rpt").write_text("yosys log")  # what fpga.estimate_resources writes there
+    (out / "sqnn_core_netlist.v").write_text("module sqnn_core; endmodule\n")  # fpga.synthesize_netlist
+    fpga.write_project(spec, out)  # an untouched earlier export (and its reports) is replaced
+    assert not (out / "resources_xilinx.rpt").exists()
     (out / "my_top.v").write_text("module my_top; endmodule\n")
     (out / "vivado").mkdir()
     with pytest.raises(ValueError, match=r"not written by sqnn: my_top\.v, vivado"):

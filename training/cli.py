@@ -179,7 +179,10 @@ def _demo_plot(rows, best, yt, st, path: Path, note: str = "") -> None:
                      fig=panels[3])
     if note:
         fig.suptitle(f"sqnn demo ({note}; reference: 50k rows, 3 seeds)", fontsize=10)
-    fig.savefig(path, dpi=100)
+    from sqnn_kernels.fileio import atomic_path
+
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
 
 
 # -- train / export -----------------------------------------------------------------------------------------
