@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sqnn_kernels.fileio import clean_stale_temporaries, temporary_name
+
 from . import tools
 from .project import read_manifest
 from .quantize import check_format, int_range, quantize_features
@@ -226,7 +228,8 @@ def _build_verilator(
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
         raise SimulationError(f"C++ build of the verilated testbench failed:\n{tail}")
     if runtime is None:
-        tmp = Path(tempfile.mkdtemp(prefix=".runtime-", dir=root))
+        tmp = root / temporary_name()
+        os.mkdir(tmp, 0o700)
         objects = [f.name for f in obj.glob("verilated*.o")]
         for name in objects:
             shutil.copyfile(obj / name, tmp / name)
@@ -283,7 +286,9 @@ def build(
         if _verified(final) == [binary]:
             return binary
         shutil.rmtree(final, ignore_errors=True)  # not a build we recorded: never run it, rebuild
-    work = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
+    clean_stale_temporaries(root)  # builds of killed processes
+    work = root / temporary_name()
+    os.mkdir(work, 0o700)
     try:
         for name in names:
             shutil.copyfile(outdir / name, work / name)

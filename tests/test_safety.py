@@ -116,6 +116,34 @@ def test_train_refuses_to_overwrite_its_data(tmp_path, capsys):
     assert data.read_bytes() == before
 
 
+
+def test_export_onnx_refuses_to_overwrite_its_model(tmp_path, capsys, spec):
+    model = tmp_path / "m.npz"
+    spec.to_npz(model)
+    before = model.read_bytes()
+    line = _one_line(capsys, main(["export-onnx", str(model), "--out", str(model)]))
+    assert "overwrite the input" in line and model.read_bytes() == before
+
+
+def test_killed_fpga_build_leftovers_are_cleaned(tmp_path, monkeypatch, spec):
+    import fpga
+
+    sim = importlib.import_module("fpga.simulate")
+    out = fpga.write_project(spec, tmp_path / "proj")
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    left = cache / f"{fileio.TMP_PREFIX}{2**22 + 7}-0badc0de"
+    left.mkdir()
+    (left / "obj").mkdir()
+    old = time.time() - 3600
+    os.utime(left, (old, old))
+    monkeypatch.setattr(sim, "_build_verilator", _no_build)
+    with pytest.raises(_Built):
+        fpga.build(out, cache_dir=cache)
+    assert not left.exists()
+    assert os.listdir(cache) == []  # the interrupted build of this call is removed too
+
+
 # -- item 6: the CLI and the Python loader agree on the domain column ---------------------------------------
 def test_train_default_domain_is_s_like_load_csv(tmp_path, capsys):
     from training import SQNNClassifier

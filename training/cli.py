@@ -355,7 +355,9 @@ def _info(args) -> None:
 
 def _export_onnx(args) -> None:
     import sqnn_kernels as sk
+    from sqnn_kernels.fileio import check_not_input
 
+    check_not_input(args.out, args.model, what="ONNX file")
     spec = sk.BinaryNetSpec.from_npz(args.model)
     try:
         path = spec.to_onnx(args.out, qonnx=args.qonnx)
