@@ -131,9 +131,10 @@ def measure(quick: bool = False, runs: int = 3) -> list[dict]:
             r = run_child(["-c", FIRST_SCORE, str(model)], env)
             t_import, t_load, t_score, _ = r["stdout"].split()
             what = "first score, cold cache" if i == 0 else f"first score, warm cache (run {i + 1})"
-            rows.append({"what": what, "wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"],
-                         "import_s": float(t_import), "load_s": float(t_load), "score_s": float(t_score),
-                         "cache_kb": folder_kb(cache), "isa": isa})
+            rows.append({"what": what, "wall_s": r["wall_s"], "cpu_s": r["cpu_s"],
+                         "peak_rss_mb": r["peak_rss_mb"], "import_s": float(t_import),
+                         "load_s": float(t_load), "score_s": float(t_score), "cache_kb": folder_kb(cache),
+                         "isa": isa})
         floor = tmp / "floor.py"  # numba caches functions of files only
         floor.write_text(NUMBA_FLOOR)
         run_child([str(floor)], env)
@@ -181,10 +182,10 @@ def main(argv: list[str] | None = None) -> int:
 
     info = cpu_info()
     rows = measure(quick=args.quick, runs=args.runs)
-    print(f"CPU: {info['cpu']} | SIMD: {info['simd']} | cores: {info['cores']}")
-    print(format_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
+    print(f"CPU: {info['cpu']} | SIMD: {info['simd']} | cores: {info['cores']}")
+    print(format_table(rows))
     return 0
 
 

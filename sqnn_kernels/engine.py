@@ -31,9 +31,11 @@ Reads run a few values past each row (the vector of the last pair): rows near th
 through a zero-padded copy (:func:`fused_scores`). float32 input is compared with float32 edges rounded up
 (``x >= e  ⇔  x >= ⌈e⌉_f32`` for every float32 ``x``), float64 input with the float64 edges: exact both ways.
 
-The kernel is specialised (compiled once, cached on disk) on the vector length of a row's features (a
+Passes 1 and 2 are specialised (compiled once, cached on disk) on the vector length of a row's features (a
 multiple of 8), the edge count rounded up to a power of two >= 8, pairing and the first layer's width
-rounded up to a multiple of 64; the later layers' shapes are runtime values (64 neurons per vector step).
+rounded up to a multiple of 64. Pass 3 (:func:`_later_layers`) takes the later layers' shapes as runtime
+values (64 neurons per vector step) and is one compiled function for every network and input dtype, which
+halves the compile time of each further shape.
 """
 
 from __future__ import annotations
@@ -250,9 +252,89 @@ def compile_net(spec: BinaryNetSpec) -> CompiledNet:
     )
 
 
+@jit(inline="always")
+def _byte_layer(hr, cur, wmax, k, mp, lut, base, thr16, toff, acc8, acc8b, acc):
+    """One later hidden layer of one row by byte tables: hr[cur:] (k bits) -> hr[wmax - cur:]."""
+    kb = (k + 7) // 8
+    for c in range(mp // 64):
+        for j in range(64):
+            acc8[j] = 0
+            acc8b[j] = 0
+        for q in range(0, kb, 2):  # two chains of <= 16 bytes: <= 128 agreeing bits each
+            va = (hr[cur + (q >> 3)] >> np.uint64((q & 7) * 8)) & np.uint64(255)
+            rowa = np.uint64(base + (q * 256 + np.int64(va)) * mp + c * 64)
+            if q + 1 < kb:
+                vb = (hr[cur + ((q + 1) >> 3)] >> np.uint64(((q + 1) & 7) * 8)) & np.uint64(255)
+                rowb = np.uint64(base + ((q + 1) * 256 + np.int64(vb)) * mp + c * 64)
+                for j in range(64):
+                    acc8[j] += lut[rowa + np.uint64(j)]
+                    acc8b[j] += lut[rowb + np.uint64(j)]
+            else:
+                for j in range(64):
+                    acc8[j] += lut[rowa + np.uint64(j)]
+        for j in range(64):
+            acc[j] = np.int16(acc8[j]) + np.int16(acc8b[j])
+        hr[wmax - cur + c] = ge_mask64(acc, 0, thr16, toff + c * 64)
+
+
+@jit
+def _later_layers(h, nr, w2, wmax, r0, weights, w_off, ks, ms, thr, t_off, lut, lut_off, thr16, ow, ok, bias,
+                  out):
+    """Pass 3 of a block: the hidden layers after the first and the output layer, two rows at a time.
+
+    ``h`` holds the block's packed first hidden layer, row i at ``i·w2`` (two slots of ``wmax`` words each,
+    ping-pong); scores of row i go to ``out[r0 + i]``. Nothing here depends on the kernel's compile-time
+    shape, so one compiled copy (cached once, whatever the input dtype) serves every network.
+    """
+    acc8 = stack_array(64, np.uint8)
+    acc8b = stack_array(64, np.uint8)
+    acc = stack_array(64, np.int16)
+    dot = stack_array(64, np.int64)
+    dot2 = stack_array(64, np.int64)
+    n_later = ks.shape[0]
+    kw_out = (ok + 63) // 64
+    for i in range(0, nr, 2):
+        ha = h[i * w2 : i * w2 + w2]
+        hb = h[i * w2 + w2 : i * w2 + 2 * w2]  # row i + 1 (uninitialised when i + 1 == nr: unused)
+        cur = 0
+        for li in range(n_later):
+            kw = (ks[li] + 63) // 64
+            mp = ms[li]
+            if lut_off[li] >= 0:  # byte tables: agreeing bits summed like the first layer
+                _byte_layer(ha, cur, wmax, ks[li], mp, lut, lut_off[li], thr16, t_off[li], acc8, acc8b, acc)
+                _byte_layer(hb, cur, wmax, ks[li], mp, lut, lut_off[li], thr16, t_off[li], acc8, acc8b, acc)
+                cur = wmax - cur
+                continue
+            for c in range(mp // 64):  # XNOR-popcount, 64 neurons per vector op
+                for j in range(64):
+                    dot[j] = 0
+                    dot2[j] = 0
+                for wd in range(kw):
+                    wa = ha[cur + wd]
+                    wb = hb[cur + wd]
+                    base = np.uint64(w_off[li] + wd * mp + c * 64)
+                    for j in range(64):
+                        w = weights[base + np.uint64(j)]
+                        dot[j] += np.int64(popcount(wa ^ w))
+                        dot2[j] += np.int64(popcount(wb ^ w))
+                ha[wmax - cur + c] = ge_mask64(thr, t_off[li] + c * 64, dot, 0)
+                hb[wmax - cur + c] = ge_mask64(thr, t_off[li] + c * 64, dot2, 0)
+            cur = wmax - cur
+        for r in range(min(2, nr - i)):  # output layer: k − 2 popcount + bias
+            hr = ha if r == 0 else hb
+            for j in range(bias.shape[0]):
+                d = np.int64(0)
+                for wd in range(kw_out):
+                    d += np.int64(popcount(hr[cur + wd] ^ ow[j, wd]))
+                out[r0 + i + r, j] = np.int32(ok - 2 * d + bias[j])
+
+
 @functools.cache
 def _kernel(HP: int, B: int, G: int, M1: int):
-    """Kernel for HP lanes of G features, B (padded) edges and M1 first-layer neurons (a multiple of 64)."""
+    """Kernel for HP lanes of G features, B (padded) edges and M1 first-layer neurons (a multiple of 64).
+
+    Only passes 1 and 2 are specialised on these; pass 3 is the shape-independent :func:`_later_layers`.
+    """
     C = B + 1  # codes of one feature
     ROW = M1  # table row length (bytes)
     LANE = C**G * ROW  # table bytes per lane
@@ -265,30 +347,6 @@ def _kernel(HP: int, B: int, G: int, M1: int):
     W2 = 2 * WMAX
     HB = RB * W2
 
-    @jit(inline="always")
-    def byte_layer(hr, cur, k, mp, lut, base, thr16, toff, acc8, acc8b, acc):
-        """One later hidden layer of one row by byte tables: hr[cur:] (k bits) -> hr[WMAX - cur:]."""
-        kb = (k + 7) // 8
-        for c in range(mp // 64):
-            for j in range(64):
-                acc8[j] = 0
-                acc8b[j] = 0
-            for q in range(0, kb, 2):  # two chains of <= 16 bytes: <= 128 agreeing bits each
-                va = (hr[cur + (q >> 3)] >> np.uint64((q & 7) * 8)) & np.uint64(255)
-                rowa = np.uint64(base + (q * 256 + np.int64(va)) * mp + c * 64)
-                if q + 1 < kb:
-                    vb = (hr[cur + ((q + 1) >> 3)] >> np.uint64(((q + 1) & 7) * 8)) & np.uint64(255)
-                    rowb = np.uint64(base + ((q + 1) * 256 + np.int64(vb)) * mp + c * 64)
-                    for j in range(64):
-                        acc8[j] += lut[rowa + np.uint64(j)]
-                        acc8b[j] += lut[rowb + np.uint64(j)]
-                else:
-                    for j in range(64):
-                        acc8[j] += lut[rowa + np.uint64(j)]
-            for j in range(64):
-                acc[j] = np.int16(acc8[j]) + np.int16(acc8b[j])
-            hr[WMAX - cur + c] = ge_mask64(acc, 0, thr16, toff + c * 64)
-
     @jit
     def block(xf, F, r0, r1, H, ea, table, t1, n_bits, weights, w_off, ks, ms, thr, t_off, lut, lut_off,
               thr16, ow, ok, bias, first_out, out):
@@ -298,8 +356,6 @@ def _kernel(HP: int, B: int, G: int, M1: int):
         acc8b = stack_array(M1, np.uint8)
         acc = stack_array(M1, np.int16)  # U <= N < 2^15 - 1 (see supports)
         h = stack_array(HB, np.uint64)  # packed hidden layers, row i at i * W2: two slots, ping-pong
-        dot = stack_array(64, np.int64)
-        dot2 = stack_array(64, np.int64)
         nr = r1 - r0
         bad = 0
         for p in range(HP):
@@ -308,9 +364,7 @@ def _kernel(HP: int, B: int, G: int, M1: int):
             lane_codes(xf, (r0 + i) * F, H, ea, offs[i * HP : i * HP + HP], seen, HP, G, B, LANE, ROW)
         for p in range(HP):
             bad += seen[p]
-        n_later = ks.shape[0]
-        kw_out = (ok + 63) // 64
-        for i in range(nr):  # pass 2: sum of table rows, then the later layers, row by row
+        for i in range(nr):  # pass 2: sum of table rows, then the first layer's bits, row by row
             o = offs[i * HP : i * HP + HP]
             for j in range(M1):
                 acc[j] = 0
@@ -333,42 +387,9 @@ def _kernel(HP: int, B: int, G: int, M1: int):
                 continue
             for wd in range(W1):  # first hidden layer: one compare per 64 neurons
                 h[i * W2 + wd] = ge_mask64(acc, wd * 64, t1, wd * 64)
-        if first_out:
-            return bad
-        for i in range(0, nr, 2):  # pass 3: later layers, two rows at a time, 64 neurons per vector op
-            ha = h[i * W2 : i * W2 + W2]
-            hb = h[i * W2 + W2 : i * W2 + 2 * W2]  # row i + 1 (uninitialised when i + 1 == nr: unused)
-            cur = 0
-            for li in range(n_later):
-                kw = (ks[li] + 63) // 64
-                mp = ms[li]
-                if lut_off[li] >= 0:  # byte tables: agreeing bits summed like the first layer
-                    byte_layer(ha, cur, ks[li], mp, lut, lut_off[li], thr16, t_off[li], acc8, acc8b, acc)
-                    byte_layer(hb, cur, ks[li], mp, lut, lut_off[li], thr16, t_off[li], acc8, acc8b, acc)
-                    cur = WMAX - cur
-                    continue
-                for c in range(mp // 64):
-                    for j in range(64):
-                        dot[j] = 0
-                        dot2[j] = 0
-                    for wd in range(kw):
-                        wa = ha[cur + wd]
-                        wb = hb[cur + wd]
-                        base = np.uint64(w_off[li] + wd * mp + c * 64)
-                        for j in range(64):
-                            w = weights[base + np.uint64(j)]
-                            dot[j] += np.int64(popcount(wa ^ w))
-                            dot2[j] += np.int64(popcount(wb ^ w))
-                    ha[WMAX - cur + c] = ge_mask64(thr, t_off[li] + c * 64, dot, 0)
-                    hb[WMAX - cur + c] = ge_mask64(thr, t_off[li] + c * 64, dot2, 0)
-                cur = WMAX - cur
-            for r in range(min(2, nr - i)):  # output layer: k − 2 popcount + bias
-                hr = ha if r == 0 else hb
-                for j in range(bias.shape[0]):
-                    d = np.int64(0)
-                    for wd in range(kw_out):
-                        d += np.int64(popcount(hr[cur + wd] ^ ow[j, wd]))
-                    out[r0 + i + r, j] = np.int32(ok - 2 * d + bias[j])
+        if not first_out:  # pass 3
+            _later_layers(h, nr, W2, WMAX, r0, weights, w_off, ks, ms, thr, t_off, lut, lut_off, thr16, ow,
+                          ok, bias, out)
         return bad
 
     @dual
@@ -393,21 +414,21 @@ def compiled(spec: BinaryNetSpec) -> CompiledNet:
     return net
 
 
-def _work(net: CompiledNet, n: int) -> int:
+def work(net: CompiledNet, n: int) -> int:
     """Elementary operations of scoring ``n`` rows (picks the serial or the parallel build)."""
     return n * (net.edges64.size + net.n_pairs * net.table.shape[1] + net.weights.size + net.out_weights.size)
 
 
-def _run(net: CompiledNet, flat: np.ndarray, n: int, f: int, out: np.ndarray, work: int) -> int:
+def _run(net: CompiledNet, flat: np.ndarray, n: int, f: int, out: np.ndarray, ops: int) -> int:
     """Scores of the first ``n`` rows of the row-major ``flat`` values (``f`` per row) into ``out``.
 
     ``flat`` must hold ``(n - 1) * f + read_width`` values: the last row's vector reads run past its end.
-    ``work`` (:func:`_work` of the whole call) picks the build, so one call compiles at most one.
+    ``ops`` (:func:`work` of the whole call) picks the build, so one call compiles at most one.
     Returns the number of non-finite values seen (0 when all are finite).
     """
     kernel = _kernel(net.lanes, net.edges64.shape[1], net.group, net.table.shape[1])
     edges = net.edges32 if flat.dtype == np.float32 else net.edges64
-    return kernel(work, flat, f, n, net.n_pairs, edges, net.table.reshape(-1),
+    return kernel(ops, flat, f, n, net.n_pairs, edges, net.table.reshape(-1),
                   net.first_thresholds, net.n_bits, net.weights, net.w_offsets, net.ks, net.ms,
                   net.thresholds, net.t_offsets, net.lut, net.lut_offsets, net.agree_thresholds,
                   net.out_weights, net.out_k, net.bias, net.first_is_output, out)
@@ -424,12 +445,12 @@ def fused_scores(net: CompiledNet, x: np.ndarray) -> np.ndarray:
         return out
     over = max(0, net.read_width - f)  # values the last row's reads run past its end
     safe = n - min(n, -(-over // f))  # rows whose reads stay inside x
-    work = _work(net, n)
-    bad = _run(net, x.reshape(-1), safe, f, out, work) if safe else 0
+    ops = work(net, n)
+    bad = _run(net, x.reshape(-1), safe, f, out, ops) if safe else 0
     if safe < n:  # the last rows through a zero-padded copy
         tail = np.zeros((n - safe) * f + over, dtype=x.dtype)
         tail[: (n - safe) * f] = x[safe:].ravel()
-        bad += _run(net, tail, n - safe, f, out[safe:], work)
+        bad += _run(net, tail, n - safe, f, out[safe:], ops)
     if bad:
         count = int(np.count_nonzero(~np.isfinite(x)))
         raise ValueError(f"x must be finite; it holds {count} NaN/inf value(s)")

@@ -2,10 +2,11 @@
 
 Usage::
 
-    python -m sqnn_kernels.precompile MODEL.npz [MODEL.npz ...]
+    python -m sqnn_kernels.precompile [--dtype float32|float64] MODEL.npz [MODEL.npz ...]
 
 compiles every kernel that :func:`sqnn_kernels.predict_scores` (and so ``SQNNClassifier.predict*``) needs for
-each model (spec or classifier file): the serial and the parallel build, for float32 and float64 input. The
+each model (spec or classifier file): the serial and the parallel build, for float32 and float64 input
+(or only the ``--dtype`` given). The
 kernels go to numba's cache folder (``NUMBA_CACHE_DIR`` if set, else ``__pycache__`` beside the package);
 a new process that scores one of these models then loads them instead of compiling. Build the cache on
 the CPU model (or with the ``NUMBA_CPU_NAME`` target) that will run it: numba keys entries by target CPU.
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from . import engine
 from ._jit import PARALLEL_MIN_WORK
 from .inference import DEFAULT_CHUNK, predict_scores
 from .spec import BinaryNetSpec
@@ -27,9 +29,12 @@ DTYPES = (np.float32, np.float64)
 
 
 def _rows_for_parallel(spec: BinaryNetSpec) -> int:
-    """Rows whose scoring reaches the parallel build on both paths (engine and layered)."""
-    per_row = spec.n_inputs + sum(layer.weights.size for layer in spec.layers) + spec.output.weights.size
-    return min(DEFAULT_CHUNK, max(2, -(-PARALLEL_MIN_WORK // max(1, per_row)) * 4))
+    """Rows whose scoring runs the parallel build of every kernel it calls (as far as a call can reach it)."""
+    if engine.supports(spec):  # one fused call over all rows
+        return -(-PARALLEL_MIN_WORK // engine.work(engine.compiled(spec), 1))
+    # layer by layer, DEFAULT_CHUNK rows per call: thermometer n·N, each layer n·m·words
+    per_row = min([spec.n_inputs] + [layer.weights.size for layer in [*spec.layers, spec.output]])
+    return min(DEFAULT_CHUNK, -(-PARALLEL_MIN_WORK // per_row))
 
 
 def precompile(specs: Iterable[BinaryNetSpec], dtypes: Sequence[type] = DTYPES) -> int:
@@ -64,13 +69,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or any(a in ("-h", "--help") for a in args):
         print(__doc__.strip())
         return 0 if args else 2
+    dtypes: Sequence[type] = DTYPES
+    if args[0] == "--dtype":
+        names = {"float32": np.float32, "float64": np.float64}
+        if len(args) < 3 or args[1] not in names:
+            print("error: --dtype takes float32 or float64, then the model files", file=sys.stderr)
+            return 2
+        dtypes, args = (names[args[1]],), args[2:]
     try:
         specs = [BinaryNetSpec.from_npz(path) for path in args]
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    precompile(specs)
+    precompile(specs, dtypes)
     print(f"compiled the scoring kernels of {len(specs)} model(s) in {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -29,7 +29,7 @@ def _small_spec() -> sk.BinaryNetSpec:
 
 
 # A new process loads a model and scores it through the fused engine (a factory-made kernel that captures
-# other jitted functions): float64 rows through the serial build, float32 rows through the parallel one.
+# other jitted functions): 20 rows through the serial build, 20,000 through the parallel one.
 SCORE = """
 import json, sys, warnings
 import numpy as np
@@ -39,7 +39,7 @@ warnings.simplefilter("error", sk.KernelCacheWarning)
 spec = sk.BinaryNetSpec.from_npz(sys.argv[1])
 x = np.random.default_rng(1).normal(size=(20000, 5))
 small = sk.predict_scores(spec, x[:20])
-large = sk.predict_scores(spec, x.astype(np.float32))
+large = sk.predict_scores(spec, x)
 net = engine.compiled(spec)
 k = engine._kernel(net.lanes, net.edges64.shape[1], net.group, net.table.shape[1])
 stats = [k.serial.stats, k.parallel.stats]
@@ -69,13 +69,13 @@ def test_precompiled_kernels_load_in_a_new_process_and_the_cache_stops_growing(t
     model = tmp_path / "model.npz"
     spec.to_npz(model)
     cache = tmp_path / "cache"
-    out = _python(["-m", "sqnn_kernels.precompile", str(model)], cache)
+    out = _python(["-m", "sqnn_kernels.precompile", "--dtype", "float64", str(model)], cache)
     assert "compiled the scoring kernels of 1 model(s)" in out
     files = _files(cache)
     assert files
     x = np.random.default_rng(1).normal(size=(20000, 5))
     expected = {"small": ref.forward(spec, x[:20])[0].ravel().tolist(),
-                "large": int(ref.forward(spec, x.astype(np.float32))[0].sum())}
+                "large": int(ref.forward(spec, x)[0].sum())}
     for _ in range(2):
         got = json.loads(_python(["-c", SCORE, str(model)], cache).strip().splitlines()[-1])
         assert got == {**expected, "hits": 2, "misses": 0}
@@ -88,6 +88,8 @@ def test_precompile_command_line_errors(tmp_path, capsys):
     assert "python -m sqnn_kernels.precompile" in capsys.readouterr().out
     assert precompile.main([str(tmp_path / "missing.npz")]) == 2
     assert "model file not found" in capsys.readouterr().err
+    assert precompile.main(["--dtype", "int8", "m.npz"]) == 2
+    assert "--dtype takes float32 or float64" in capsys.readouterr().err
     with pytest.raises(TypeError, match="BinaryNetSpec"):
         precompile.precompile(["model.npz"])
     with pytest.raises(ValueError, match="float32 or float64"):
