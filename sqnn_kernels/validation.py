@@ -110,17 +110,17 @@ def check_domain(s, n: int, name: str = "s") -> np.ndarray:
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},), one label per row, got {arr.shape}")
     if arr.dtype == np.bool_:
-        arr = arr.astype(np.int64)
-    elif np.issubdtype(arr.dtype, np.floating):
+        return arr.astype(np.int64)
+    if np.issubdtype(arr.dtype, np.floating):
         if arr.size and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))):
-            raise ValueError(f"{name} must hold integer category labels, got non-integer values")
-        arr = arr.astype(np.int64)
+            bad = float(arr[~np.isfinite(arr) | (arr != np.round(arr))][0])
+            raise ValueError(f"{name} must hold integer category labels, got non-integer value {bad!r}")
     elif not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name} must hold integer category labels, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=np.int64)
-    if arr.size and (arr.min() < 0 or arr.max() > 255):
-        raise ValueError(f"{name} labels must be integers in 0..255, got range [{arr.min()}, {arr.max()}]")
-    return arr
+    if arr.size and (arr.min() < 0 or arr.max() > 255):  # checked before any cast: 1e30 stays 1e30
+        lo, hi = arr.min().item(), arr.max().item()
+        raise ValueError(f"{name} labels must be integers in 0..255, got range [{lo!r}, {hi!r}]")
+    return np.ascontiguousarray(arr, dtype=np.int64)
 
 
 def check_seed(seed, name: str = "seed") -> int:

@@ -543,3 +543,12 @@ def test_same_fault_same_exception_type_everywhere(spec):
     _raises(TypeError, check_s, np.array([0, 1j]), 2)
     _raises(TypeError, check_s, np.array(["a", "b"]), 2)
     _raises(ValueError, check_s, np.array([0.3, 0.7]), 2)
+
+
+def test_huge_domain_values_are_reported_as_given_not_wrapped():
+    from sqnn_kernels.validation import check_domain
+
+    with pytest.raises(ValueError, match=r"range \[0\.0, 1e\+30\]"):
+        check_domain(np.array([0.0, 1e30]), 2)
+    with pytest.raises(ValueError, match=r"range \[0, 18446744073709551615\]"):
+        check_domain(np.array([0, 2**64 - 1], np.uint64), 2)
