@@ -265,3 +265,18 @@ def test_predict_dask_array_and_dataframe_on_a_cluster(dask_client, spec, x):
         predict_dask(spec, ddf.drop(columns=["width"]))
     with pytest.raises(ValueError, match="data has 4 features but the model expects 5"):
         predict_dask(spec, arr[:, :4])
+
+
+def test_cli_predict_on_csv_does_not_import_pandas(tmp_path, x, spec):
+    """pyarrow's to_numpy / pa.table import pandas (~1 s of start-up); the CSV -> Parquet path avoids them."""
+    path = tmp_path / "in.csv"
+    write_csv(path, x[:500])
+    spec.to_npz(tmp_path / "model.npz")
+    code = ("import sys; from training.cli import main; "
+            f"rc = main(['predict', {str(tmp_path / 'model.npz')!r}, {str(path)!r}, '-o', "
+            f"{str(tmp_path / 'o.parquet')!r}, '-q']); print(rc, 'pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent).stdout
+    assert out.split() == ["0", "False"]
+    np.testing.assert_array_equal(pq.read_table(tmp_path / "o.parquet")["score"].to_numpy(),
+                                  sk.predict_scores(spec, x[:500])[:, 0])
