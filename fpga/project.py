@@ -72,7 +72,14 @@ def check_replaceable(outdir) -> None:
             f"{outdir} is a non-empty folder that is not an sqnn FPGA project (no {MANIFEST}; it holds "
             f"{shown}); refusing to replace it; choose an empty or new folder"
         )
-    manifest = read_manifest(outdir)
+    try:
+        manifest = read_manifest(outdir)
+    except ValueError as err:
+        shown = ", ".join(entries[:10]) + (" ..." if len(entries) > 10 else "")
+        raise ValueError(
+            f"{outdir} is not an sqnn FPGA project ({err}; it holds {shown}); refusing to replace it; "
+            "choose an empty or new folder"
+        ) from None
     listed = manifest["files"]
     unexpected = [
         e for e in entries
