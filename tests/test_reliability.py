@@ -66,19 +66,19 @@ def test_unlabelled_domain_trains(data):
 @pytest.mark.parametrize(
     ("make", "y_kind", "s_kind", "match"),
     [
-        (lambda: SQNNClassifier(gamma=0.5, **FAST), "one_class", "ok", "only class 1"),
-        (lambda: MLPBaseline(epochs=1, random_state=0), "one_class", "ok", "only class 1"),
+        (lambda: SQNNClassifier(gamma=0.5, **FAST), "one_class", "ok", "1 class only"),
+        (lambda: MLPBaseline(epochs=1, random_state=0), "one_class", "ok", "1 class only"),
         (lambda: SQNNClassifier(gamma=0.5, **FAST), "ok", "one_domain", "one domain only"),
         (lambda: GradientReversalClassifier(strength=1.0, **FAST), "ok", "one_domain", "strength=1"),
-        (lambda: SQNNClassifier(gamma=0.5, **FAST), "unlabelled", "ok", "all rows of y are unlabelled"),
-        (lambda: SQNNClassifier(gamma=-1.0, **FAST), "ok", "ok", "gamma must be"),
+        (lambda: SQNNClassifier(gamma=0.5, **FAST), "unlabelled", "ok", "every row of y is unlabelled"),
+        (lambda: SQNNClassifier(gamma=-1.0, **FAST), "ok", "ok", "'gamma' parameter"),
         (lambda: SQNNClassifier(**FAST), "ok", "fraction", "integer"),
-        (lambda: SQNNClassifier(**FAST), "two", "ok", "0/1 labels"),
+        (lambda: SQNNClassifier(**FAST), "real", "ok", "Unknown label type: continuous"),
     ],
 )
 def test_meaningless_fits_are_refused(data, make, y_kind, s_kind, match):
     X, y, s = data
-    yy = {"ok": y, "one_class": np.ones_like(y), "unlabelled": -np.ones_like(y), "two": 2 * y}[y_kind]
+    yy = {"ok": y, "one_class": np.ones_like(y), "unlabelled": -np.ones_like(y), "real": y + 0.5}[y_kind]
     ss = {"ok": s, "one_domain": np.zeros_like(s), "fraction": s + 0.5}[s_kind]
     with pytest.raises(ValueError, match=match):
         make().fit(X, yy, ss)
@@ -102,7 +102,7 @@ def test_predict_rejects_wrong_feature_count_and_nan(data):
         model.predict_proba(X[:, :3])
     bad = X.copy()
     bad[5, 1] = np.nan
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match="NaN"):
         model.predict(bad)
 
 

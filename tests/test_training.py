@@ -205,13 +205,14 @@ def test_other_mi_kinds_train(mi):
 
 
 BAD = [
-    (lambda x, y, s: (np.where(np.arange(len(x))[:, None] == 3, np.nan, x), y, s), "finite"),
-    (lambda x, y, s: (x[:, 0], y, s), "2-D"),
-    (lambda x, y, s: (x, y[:-1], s), "shape"),
-    (lambda x, y, s: (x, np.where(y == 1, 2, y), s), "-1 for unlabelled"),
+    (lambda x, y, s: (np.where(np.arange(len(x))[:, None] == 3, np.nan, x), y, s), "NaN"),
+    (lambda x, y, s: (x[:, 0], y, s), "2D array"),
+    (lambda x, y, s: (x, y[:-1], s), "inconsistent numbers of samples"),
+    (lambda x, y, s: (x, np.where(y == 1, 0.3, y), s), "Unknown label type"),
     (lambda x, y, s: (x, np.full_like(y, -1), s), "unlabelled"),
+    (lambda x, y, s: (x, np.where(y == 1, 0, y), s), "1 class"),
     (lambda x, y, s: (x, y, s + 0.5), "integer"),
-    (lambda x, y, s: (np.where(np.arange(len(x))[:, None] == 0, np.inf, x), y, s), "NaN/inf"),
+    (lambda x, y, s: (np.where(np.arange(len(x))[:, None] == 0, np.inf, x), y, s), "infinity"),
 ]
 
 
@@ -227,7 +228,7 @@ def test_parameter_errors():
     x, _, y_train, s = toy(50)
     with pytest.raises(ValueError, match="gamma"):
         SQNNClassifier(gamma=-1).fit(x, y_train, s)
-    with pytest.raises(ValueError, match="mi must be"):
+    with pytest.raises(ValueError, match="'mi' parameter"):
         SQNNClassifier(mi="nope").fit(x, y_train, s)
     with pytest.raises(ValueError, match="at most 16 neurons"):
         SQNNClassifier(mi="joint", hidden=(32,)).fit(x, y_train, s)

@@ -1,30 +1,11 @@
-"""Input checks shared by the estimators: every error names the argument and what was expected."""
+"""Estimator-specific input checks (``X`` itself goes through scikit-learn's ``validate_data``): every error
+names the argument and what was expected."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from sqnn_kernels.validation import check_domain
-
-
-def check_x(x, name: str = "X", n_features: int | None = None) -> np.ndarray:
-    """A finite float64 (n, f) array."""
-    if x is None or isinstance(x, (str, bytes)):
-        raise TypeError(f"{name} must be a 2-D numeric array, got {type(x).__name__}")
-    arr = np.asarray(x)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (rows, features), got shape {arr.shape}")
-    if arr.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one feature column")
-    if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(f"{name} has {arr.shape[1]} features but the model was fitted with {n_features}")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if arr.size and not np.all(np.isfinite(arr)):
-        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} must be finite; it holds {bad} NaN/inf value(s)")
-    return arr
 
 
 def _as_int_vector(v, n: int, name: str) -> np.ndarray:
@@ -35,26 +16,12 @@ def _as_int_vector(v, n: int, name: str) -> np.ndarray:
         raise ValueError(f"{name} must have shape ({n},) to match the rows of X, got {arr.shape}")
     if arr.dtype == np.bool_:
         return arr.astype(np.int64)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
         raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.floating):
         if arr.size and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))):
             raise ValueError(f"{name} must hold integer values, got non-integer or non-finite entries")
     return arr.astype(np.int64)
-
-
-def check_y(y, n: int, name: str = "y") -> np.ndarray:
-    """Labels in {−1, 0, 1} (−1 = unlabelled), int64 (n,), with at least one labelled row."""
-    arr = _as_int_vector(y, n, name)
-    bad = ~np.isin(arr, (-1, 0, 1))
-    if bad.any():
-        raise ValueError(
-            f"{name} must hold 0/1 labels and -1 for unlabelled rows; got other values "
-            f"{np.unique(arr[bad])[:5].tolist()}"
-        )
-    if n and not np.any(arr >= 0):
-        raise ValueError(f"all rows of {name} are unlabelled (-1); at least one labelled row is needed")
-    return arr
 
 
 def check_s(s, n: int, name: str = "s") -> np.ndarray:
@@ -67,19 +34,13 @@ def check_s(s, n: int, name: str = "s") -> np.ndarray:
     return check_domain(s, n, name)
 
 
-def check_fit_targets(y: np.ndarray, s, s_checked: np.ndarray, weight_name: str, weight: float) -> None:
-    """Reject fits that cannot mean anything: one label class, or an I(T;S) penalty with one domain.
+def check_fit_targets(s, s_checked: np.ndarray, weight_name: str, weight: float) -> None:
+    """Reject an I(T;S) penalty that cannot mean anything: invariance asked for with one domain only.
 
     ``s`` is the user's argument (``None`` = no domain information), ``s_checked`` its validated form.
     """
     import warnings
 
-    classes = np.unique(y[y >= 0])
-    if classes.size < 2:
-        raise ValueError(
-            f"the labelled rows of y hold only class {int(classes[0])}; "
-            "fitting needs labelled rows of both 0 and 1"
-        )
     if weight > 0:
         if s is None:
             warnings.warn(
@@ -116,3 +77,73 @@ def check_saved_latents(extra: dict, spec, path) -> None:
             )
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{path}: array {name!r} holds NaN/inf")
+
+
+def labelled_mask(y: np.ndarray, marker) -> np.ndarray:
+    """``True`` for the rows of ``y`` that carry a class label, i.e. differ from the unlabelled ``marker``.
+
+    ``marker=None`` means every row is labelled. A marker of another kind than the labels (a number
+    among string labels, a string among numbers) matches no row, so nothing is guessed.
+    """
+    y = np.asarray(y)
+    n = y.shape[0]
+    if marker is None:
+        return np.ones(n, dtype=bool)
+    marker_is_str = isinstance(marker, str)
+    if y.dtype.kind in "iufb":
+        return np.ones(n, dtype=bool) if marker_is_str else np.asarray(y != marker, dtype=bool)
+    if y.dtype.kind in "US":
+        return np.asarray(y != marker, dtype=bool) if marker_is_str else np.ones(n, dtype=bool)
+    return np.fromiter((isinstance(v, str) != marker_is_str or v != marker for v in y), dtype=bool, count=n)
+
+
+def encode_targets(y: np.ndarray, marker, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
+    """Class labels of any kind → ``(classes, codes)``: sorted distinct labels and int64 codes per row.
+
+    Rows equal to ``marker`` (unlabelled) get code −1, every other row the index of its label in
+    ``classes`` (``numpy.unique`` order, as scikit-learn's ``LabelEncoder``). Regression targets are rejected
+    by :func:`sklearn.utils.multiclass.check_classification_targets`; at least two classes are needed.
+    """
+    from sklearn.utils.multiclass import check_classification_targets
+
+    y = np.asarray(y)
+    lab = labelled_mask(y, marker)
+    if not lab.any():
+        raise ValueError(
+            f"every row of {name} is unlabelled (equal to unlabelled={marker!r}); at least two classes of "
+            "labelled rows are needed (pass unlabelled=None if that value is a class)"
+        )
+    check_classification_targets(y[lab])
+    classes, codes_lab = np.unique(y[lab], return_inverse=True)
+    if classes.size < 2:
+        raise ValueError(
+            f"the labelled rows of {name} hold 1 class only ({classes[0]!r}); fitting needs labelled rows of "
+            "at least two classes"
+        )
+    codes = np.full(y.shape[0], -1, dtype=np.int64)
+    codes[lab] = codes_lab.reshape(-1)
+    return classes, codes
+
+
+def check_weights(sample_weight, n: int) -> np.ndarray:
+    """Event weights as finite float64 (n,); ``None`` means all ones. Negative weights are allowed.
+
+    Raises ``TypeError`` for a non-numeric argument and ``ValueError`` for a wrong shape or non-finite values.
+    """
+    if sample_weight is None:
+        return np.ones(n, dtype=np.float64)
+    if isinstance(sample_weight, (str, bytes)):
+        raise TypeError(f"sample_weight must be a 1-D array of numbers, got {type(sample_weight).__name__}")
+    w = np.asarray(sample_weight)
+    if w.ndim == 0:
+        w = np.full(n, w)
+    if w.dtype == object or not (np.issubdtype(w.dtype, np.number) or w.dtype == np.bool_):
+        raise TypeError(f"sample_weight must hold numbers, got dtype {w.dtype}")
+    if np.iscomplexobj(w):
+        raise TypeError("sample_weight must be real, got complex values")
+    if w.ndim != 1 or w.shape[0] != n:
+        raise ValueError(f"sample_weight must have shape ({n},) to match the rows of X, got {w.shape}")
+    w = w.astype(np.float64)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("sample_weight must be finite; it holds NaN/inf")
+    return w

@@ -15,58 +15,109 @@
 from __future__ import annotations
 
 import itertools
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import check_fit_targets, check_s, check_x, check_y
-from .autograd import Tensor, _sigmoid
-from .classifier import SQNNClassifier, _single_threaded, stratified_batches
-from .losses import bce_with_logits
+from sqnn_kernels.scoring import classes as score_classes
+from sqnn_kernels.scoring import probabilities
+
+from ._validation import check_fit_targets, check_s, check_weights, encode_targets
+from .autograd import Tensor
+from .classifier import (
+    _LABEL_MARKER,
+    _SEED,
+    SQNNClassifier,
+    _check_hidden,
+    _check_int_params,
+    _single_threaded,
+    stratified_batches,
+)
+from .losses import bce_with_logits, cross_entropy
 from .optim import Adam
 
 __all__ = ["GradientReversalClassifier", "MLPBaseline"]
 
 
-class MLPBaseline(ClassifierMixin, BaseEstimator):
-    """Float MLP: ``h_{l+1} = relu(h_l W_l + b_l)``, logit ``= h_L w + c`` on standardised inputs.
+class MLPBaseline(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesOutMixin, BaseEstimator):
+    """Float MLP: ``h_{l+1} = relu(h_l W_l + b_l)``, logits ``= h_L W + c`` on standardised inputs.
 
-    Trained with Adam on the cross-entropy of labelled rows (``y = −1`` rows are ignored; ``s`` only
-    stratifies the mini-batches). ``transform`` returns the last hidden layer (float).
+    Trained with Adam on the (weighted) cross-entropy of labelled rows (rows equal to ``unlabelled`` are
+    ignored; ``s`` only stratifies the mini-batches): one logit and the sigmoid for two classes, K logits
+    and the softmax for K ≥ 3 (:func:`sqnn_kernels.scoring.probabilities` with scale 1, offset 0).
+    ``transform`` returns the last hidden layer (float).
     """
 
+    __metadata_request__fit: ClassVar[dict] = {"s": True}
+
+    _parameter_constraints: ClassVar[dict] = {
+        "hidden": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "random_state": _SEED,
+        "verbose": ["verbose"],
+        "unlabelled": _LABEL_MARKER,
+    }
+
     def __init__(self, hidden=(64, 64), epochs: int = 30, batch_size: int = 512, lr: float = 0.003,
-                 random_state=None, verbose: bool = False):
+                 random_state=None, verbose: bool = False, unlabelled=-1):
         self.hidden = hidden
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
         self.random_state = random_state
         self.verbose = verbose
+        self.unlabelled = unlabelled
 
-    def fit(self, X, y, s=None):
-        """Fit on labelled rows of ``X``; returns self."""
-        X = check_x(X)
-        y = check_y(y, len(X))
-        check_fit_targets(y, s, check_s(s, len(X)), "gamma", 0.0)
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.target_tags.required = True
+        tags.classifier_tags.multi_class = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, s=None, sample_weight=None):
+        """Fit on the labelled rows of ``X``, weighted by ``sample_weight`` (negative allowed)."""
+        hidden = _check_hidden(self)
+        _check_int_params(self, ("epochs", "batch_size"))
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
+        s_given = s
         s = check_s(s, len(X))
-        hidden = tuple(int(h) for h in (self.hidden if np.ndim(self.hidden) else (self.hidden,)))
-        if not hidden or min(hidden) < 1:
-            raise ValueError(f"hidden must be a non-empty tuple of positive integers, got {self.hidden!r}")
+        w = check_weights(sample_weight, len(X))
+        classes, y = encode_targets(y, self.unlabelled)
+        check_fit_targets(s_given, s, "gamma", 0.0)
+        lab = np.flatnonzero((y >= 0) & (w != 0))
+        if lab.size == 0:
+            raise ValueError("sample_weight is zero on every labelled row; nothing to fit")
+        weight_mean = float(w[lab].mean())
+        if not weight_mean > 0:
+            raise ValueError("the weights of the labelled rows must sum to a positive number")
         rng = np.random.default_rng(self.random_state)
-        self.n_features_in_ = X.shape[1]
-        self.classes_ = np.array([0, 1])
-        self.mean_ = X.mean(axis=0)
-        self.scale_ = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+        self.classes_ = classes
+        self.mean_ = X[w != 0].mean(axis=0)
+        std = X[w != 0].std(axis=0)
+        self.scale_ = np.where(std > 0, std, 1.0)
         xs = ((X - self.mean_) / self.scale_).astype(np.float32)
-        widths = [X.shape[1], *hidden, 1]
+        n_out = 1 if len(classes) == 2 else len(classes)
+        widths = [X.shape[1], *hidden, n_out]
         params = []
         for k, m in itertools.pairwise(widths):
             params.append(Tensor(rng.normal(0, np.sqrt(2.0 / k), (k, m)).astype(np.float32)))
             params.append(Tensor(np.zeros(m, np.float32)))
         opt = Adam(params, lr=float(self.lr))
-        lab = np.flatnonzero(y >= 0)
-        groups = (s * 3 + y + 1)[lab]
+        groups = (s * (len(classes) + 1) + y + 1)[lab]
         epochs = range(int(self.epochs))
         if self.verbose:
             from tqdm.auto import tqdm
@@ -80,7 +131,7 @@ class MLPBaseline(ClassifierMixin, BaseEstimator):
                 for b in batches:
                     idx = lab[b]
                     z = self._forward(Tensor(xs[idx], requires_grad=False), params)
-                    loss = bce_with_logits(z.reshape(-1), y[idx])
+                    loss = cross_entropy(z, y[idx], w[idx], weight_mean)
                     opt.zero_grad()
                     loss.backward()
                     opt.step()
@@ -100,30 +151,40 @@ class MLPBaseline(ClassifierMixin, BaseEstimator):
                 return h
         return h
 
-    def _scaled(self, X) -> Tensor:
-        if not hasattr(self, "params_"):
-            from sklearn.exceptions import NotFittedError
+    @property
+    def _n_features_out(self) -> int:
+        return int(self.params_[-2].shape[0])
 
-            raise NotFittedError("this MLPBaseline is not fitted yet; call fit(X, y, s) first")
-        X = check_x(X, n_features=self.n_features_in_)
+    def _scaled(self, X) -> Tensor:
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
         return Tensor((X - self.mean_) / self.scale_, requires_grad=False)
 
-    def decision_function(self, X) -> np.ndarray:
-        """Logit of P(y = 1), float64 (n,)."""
+    def _logits(self, X) -> np.ndarray:
+        check_is_fitted(self)
         params = [Tensor(p.astype(np.float64), requires_grad=False) for p in self.params_]
-        return self._forward(self._scaled(X), params).data[:, 0]
+        return self._forward(self._scaled(X), params).data
+
+    def decision_function(self, X) -> np.ndarray:
+        """Logits, float64: (n,) for two classes (of ``classes_[1]``), else (n, K)."""
+        z = self._logits(X)
+        return z[:, 0] if z.shape[1] == 1 else z
 
     def predict_proba(self, X) -> np.ndarray:
-        """``[P(y = 0), P(y = 1)]``, float64 (n, 2)."""
-        p = _sigmoid(self.decision_function(X))
-        return np.column_stack([1.0 - p, p])
+        """Class probabilities, float64 (n, K), columns in the order of ``classes_``."""
+        p = probabilities(self._logits(X), 1.0, 0.0)
+        return np.column_stack([1.0 - p[:, 0], p[:, 0]]) if p.shape[1] == 1 else p
 
     def predict(self, X) -> np.ndarray:
-        """Class labels ``decision_function(X) > 0``."""
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        """Class labels by the rule of :func:`sqnn_kernels.scoring.classes` on the logits."""
+        z = self._logits(X)
+        return self.classes_[score_classes(z, 1.0, 0.0)]
+
+    score = SQNNClassifier.score
 
     def transform(self, X) -> np.ndarray:
         """Last hidden layer's ReLU activations, float64 (n, hidden[-1])."""
+        check_is_fitted(self)
         params = [Tensor(p.astype(np.float64), requires_grad=False) for p in self.params_]
         return self._forward(self._scaled(X), params, upto=len(self.params_) // 2 - 2).data
 
@@ -133,18 +194,28 @@ class GradientReversalClassifier(SQNNClassifier):
 
     Parameters are those of :class:`SQNNClassifier` (``gamma`` defaults to 0, so only the adversary acts)
     plus ``strength`` (λ of the reversal, ramped in over ``gamma_warmup`` epochs) and ``adversary_hidden``
-    (width of the adversary's one ReLU layer). The adversary predicts every category of ``s`` one-vs-rest.
-    The fitted network is a plain SQNN: ``to_spec``, ``save``/``load`` (as an SQNNClassifier) all work.
+    (width of the adversary's one ReLU layer). The adversary predicts every category of ``s`` one-vs-rest,
+    with the event weights. The fitted network is a plain SQNN: ``to_spec``, ``save``/``load`` (as an
+    SQNNClassifier) all work.
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **SQNNClassifier._parameter_constraints,
+        "strength": [Interval(Real, 0, None, closed="left")],
+        "adversary_hidden": [Interval(Integral, 1, None, closed="left")],
+        "adversary_lr_scale": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(self, hidden=(64, 64), strength: float = 1.0, adversary_hidden: int = 32,
                  adversary_lr_scale: float = 10.0, gamma: float = 0.0,
                  mi: str = "per_neuron", mi_layers: str = "all", n_bins: int = 16, slope: float = 32.0,
                  epochs: int = 60, batch_size: int = 2048, lr: float = 0.005, gamma_warmup: int = 5,
-                 random_state=None, verbose: bool = False):
+                 mi_group_size: int = 4, mi_momentum: float = 0.0, random_state=None, verbose: bool = False,
+                 unlabelled=-1):
         super().__init__(hidden=hidden, gamma=gamma, mi=mi, mi_layers=mi_layers, n_bins=n_bins, slope=slope,
                          epochs=epochs, batch_size=batch_size, lr=lr, gamma_warmup=gamma_warmup,
-                         random_state=random_state, verbose=verbose)
+                         mi_group_size=mi_group_size, mi_momentum=mi_momentum, random_state=random_state,
+                         verbose=verbose, unlabelled=unlabelled)
         self.strength = strength
         self.adversary_hidden = adversary_hidden
         self.adversary_lr_scale = adversary_lr_scale
@@ -154,9 +225,11 @@ class GradientReversalClassifier(SQNNClassifier):
             return "gamma", float(self.gamma)
         return "strength", float(self.strength)
 
+    def _check_params(self) -> tuple[int, ...]:
+        _check_int_params(self, ("adversary_hidden",))
+        return super()._check_params()
+
     def _extra_init(self, rng: np.random.Generator) -> list[Tensor]:
-        if not np.isfinite(self.strength) or self.strength < 0:
-            raise ValueError(f"strength must be a finite number >= 0, got {self.strength!r}")
         m = self._tensors[-1][0].shape[1]
         a = int(self.adversary_hidden)
         n_cat = max(2, self._n_cat)
@@ -172,15 +245,15 @@ class GradientReversalClassifier(SQNNClassifier):
     def _extra_lr_scale(self) -> float:
         return float(self.adversary_lr_scale)
 
-    def _extra_loss(self, thetas, samples, s, y, scale):
+    def _extra_loss(self, thetas, samples, s, y, scale, w=None, weight_mean=1.0):
         h = (thetas[-1] * 2.0 - 1.0).grad_reverse(float(self.strength) * scale)
         w1, b1, w2, b2 = self._adv
         z = (h @ w1 + b1).relu() @ w2 + b2
         if z.shape[1] == 1:
-            return bce_with_logits(z.reshape(-1), (s == 1).astype(np.int64))
+            return bce_with_logits(z.reshape(-1), (s == 1).astype(np.int64), w, weight_mean)
         total = None
         for v in range(z.shape[1]):
-            term = bce_with_logits(z[:, v], (s == v).astype(np.int64))
+            term = bce_with_logits(z[:, v], (s == v).astype(np.int64), w, weight_mean)
             total = term if total is None else total + term
         return total
 

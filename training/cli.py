@@ -209,8 +209,10 @@ def _train(args) -> None:
     model = SQNNClassifier(hidden=_parse_hidden(args.hidden), gamma=args.gamma, random_state=args.seed,
                            verbose=not args.quiet, **kwargs)
     t0 = time.perf_counter()
+    import pandas as pd
+
+    X = pd.DataFrame(X, columns=names)  # the model remembers the names (saved, checked at predict)
     model.fit(X, y, s)
-    model.feature_names_ = names  # before the first to_spec(), so the saved spec carries them
     print(f"trained on {len(X)} rows ({int((y >= 0).sum())} labelled) in {time.perf_counter() - t0:.1f} s")
     if s is not None and np.unique(s).size >= 2:
         rep = invariance_report(model, X, y, s, adversary=False, mi=True)

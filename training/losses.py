@@ -31,44 +31,99 @@ import numpy as np
 
 from .autograd import Tensor
 
-__all__ = ["MAX_JOINT_NEURONS", "MI_KINDS", "bce_with_logits", "group_matrix", "layer_mi"]
+__all__ = [
+    "MAX_JOINT_NEURONS",
+    "MI_KINDS",
+    "bce_with_logits",
+    "cross_entropy",
+    "group_matrix",
+    "layer_mi",
+    "softmax_cross_entropy",
+]
 
 MI_KINDS = ("per_neuron", "joint", "conditional", "grouped")
 MAX_JOINT_NEURONS = 16
 _LN2 = float(np.log(2.0))
 
 
-def bce_with_logits(z: Tensor, y: np.ndarray) -> Tensor:
-    """Mean binary cross-entropy (nats) over labelled rows (``y ∈ {0, 1}``); rows with ``y = −1`` weigh 0.
-
-    ``CE = −(1/N_lab) Σ_{r: y_r ≥ 0} [y_r log σ(z_r) + (1 − y_r) log σ(−z_r)]``. Unlabelled rows contribute
-    exactly zero to the value and the gradient. Returns 0 if the batch has no labelled row.
-    """
+def _label_coefficients(y: np.ndarray, w: np.ndarray | None, weight_mean: float,
+                        dtype) -> tuple[np.ndarray, int]:
+    """Per-row factors ``w_r / (N_lab · w̄)`` of the labelled rows (0 for ``y = −1``) and ``N_lab``."""
     y = np.asarray(y)
     lab = y >= 0
     n_lab = int(lab.sum())
+    w = np.ones(len(y)) if w is None else np.asarray(w, dtype=np.float64)
+    coef = np.where(lab, w, 0.0) / (max(n_lab, 1) * float(weight_mean))
+    return coef.astype(dtype), n_lab
+
+
+def bce_with_logits(z: Tensor, y: np.ndarray, w: np.ndarray | None = None,
+                    weight_mean: float = 1.0) -> Tensor:
+    """Weighted binary cross-entropy (nats) over labelled rows (``y ∈ {0, 1}``); rows with ``y = −1`` weigh 0.
+
+    ``CE = −1/(N_lab w̄) Σ_{r: y_r ≥ 0} w_r [y_r log σ(z_r) + (1 − y_r) log σ(−z_r)]`` with event weights
+    ``w_r`` (default 1, negative allowed) and ``w̄`` the mean weight of the labelled training rows (so a
+    batch estimates the training-set weighted mean without dividing by a batch sum that negative weights
+    could bring near 0). Unlabelled rows contribute exactly zero to the value and the gradient. Returns 0 if
+    the batch has no labelled row.
+    """
+    y = np.asarray(y)
+    coef, n_lab = _label_coefficients(y, w, weight_mean, z.data.dtype)
     if n_lab == 0:
         return Tensor(np.zeros((), dtype=z.data.dtype), requires_grad=False)
-    w_pos = (lab & (y == 1)).astype(z.data.dtype) / n_lab
-    w_neg = (lab & (y == 0)).astype(z.data.dtype) / n_lab
+    w_pos = np.where(y == 1, coef, 0).astype(z.data.dtype)
+    w_neg = np.where(y == 0, coef, 0).astype(z.data.dtype)
     return -((z.log_sigmoid() * w_pos).sum() + ((-z).log_sigmoid() * w_neg).sum())
 
 
-def group_matrix(s: np.ndarray, n_cat: int | None = None, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
-    """Averaging matrix ``A`` (n_cat, n) with ``A[v, r] = 1[s_r = v] / N_v`` and weights ``π_v = N_v / N``.
+def softmax_cross_entropy(z: Tensor, y: np.ndarray, w: np.ndarray | None = None,
+                          weight_mean: float = 1.0) -> Tensor:
+    """Weighted categorical cross-entropy (nats) of logits ``z`` (B, K), class codes ``y`` (−1 = unlabelled).
 
-    Categories with no row get a zero row and ``π_v = 0``.
+    ``CE = −1/(N_lab w̄) Σ_{r: y_r ≥ 0} w_r log softmax(z_r)_{y_r}``,
+    ``log softmax(z)_c = z_c − log Σ_j e^{z_j}`` (evaluated as ``m + log Σ_j e^{z_j − m}`` with the row
+    maximum ``m``); weights as :func:`bce_with_logits`.
+    """
+    y = np.asarray(y)
+    coef, n_lab = _label_coefficients(y, w, weight_mean, z.data.dtype)
+    if n_lab == 0:
+        return Tensor(np.zeros((), dtype=z.data.dtype), requires_grad=False)
+    m = z.data.max(axis=1, keepdims=True)
+    lse = (z - m).exp().sum(axis=1, keepdims=True).log() + m
+    onehot = np.zeros(z.shape, dtype=z.data.dtype)
+    rows = np.flatnonzero(y >= 0)
+    onehot[rows, y[rows]] = coef[rows]
+    return -((z - lse) * onehot).sum()
+
+
+def cross_entropy(z: Tensor, y: np.ndarray, w: np.ndarray | None = None, weight_mean: float = 1.0) -> Tensor:
+    """:func:`bce_with_logits` for one logit column (two classes), :func:`softmax_cross_entropy` for K ≥ 3."""
+    if z.shape[1] == 1:
+        return bce_with_logits(z.reshape(-1), y, w, weight_mean)
+    return softmax_cross_entropy(z, y, w, weight_mean)
+
+
+def group_matrix(s: np.ndarray, n_cat: int | None = None, dtype=np.float64,
+                 w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted averaging matrix ``A`` (n_cat, n), ``A[v, r] = w_r 1[s_r = v] / W_v``, and ``π_v = W_v / W``.
+
+    ``W_v = Σ_{r: s_r = v} w_r`` (``w`` = event weights, default 1, so ``W_v = N_v``) and ``W`` the sum of the
+    positive ``W_v``. A category with no row, or whose weights do not sum to a positive number (possible with
+    negative weights), gets a zero row and ``π_v = 0``.
     """
     s = np.asarray(s, dtype=np.int64)
     n_cat = int(s.max()) + 1 if n_cat is None else n_cat
-    counts = np.bincount(s, minlength=n_cat).astype(np.float64)
-    onehot = (s[None, :] == np.arange(n_cat)[:, None]).astype(np.float64)
-    a = onehot / np.maximum(counts, 1.0)[:, None]
-    return a.astype(dtype), (counts / max(len(s), 1)).astype(dtype)
+    w = np.ones(len(s)) if w is None else np.asarray(w, dtype=np.float64)
+    totals = np.bincount(s, weights=w, minlength=n_cat).astype(np.float64)
+    totals = np.where(totals > 0, totals, 0.0)
+    onehot = (s[None, :] == np.arange(n_cat)[:, None]) * w[None, :]
+    a = np.where(totals[:, None] > 0, onehot / np.where(totals > 0, totals, 1.0)[:, None], 0.0)
+    return a.astype(dtype), (totals / max(totals.sum(), np.finfo(float).tiny)).astype(dtype)
 
 
 def per_neuron_mi_tensor(theta: Tensor, s: np.ndarray, n_cat: int | None = None,
-                         running: dict | None = None, momentum: float = 0.0) -> Tensor:
+                         running: dict | None = None, momentum: float = 0.0,
+                         w: np.ndarray | None = None) -> Tensor:
     """Differentiable closed form ``Σ_i [H_b(θ̄_i) − Σ_v π_v H_b(θ̄_i|v)]`` in bits (see module docstring).
 
     With ``momentum = β > 0`` and a state dict ``running``, the per-category means are exponential running
@@ -76,7 +131,7 @@ def per_neuron_mi_tensor(theta: Tensor, s: np.ndarray, n_cat: int | None = None,
     information and its gradient are evaluated; the gradient still flows through the current batch means.
     This removes most of the small-batch plug-in bias and noise of the gradient. ``π_v`` also runs.
     """
-    a, pi = group_matrix(s, n_cat, theta.data.dtype)
+    a, pi = group_matrix(s, n_cat, theta.data.dtype, w)
     keep = pi > 0
     if momentum > 0 and running is not None:
         cond_batch = Tensor(a, requires_grad=False) @ theta  # (C, m)
@@ -108,7 +163,8 @@ def _code_matrix(m: int) -> np.ndarray:
     return ((np.arange(1 << m)[:, None] >> np.arange(m)[None, :]) & 1).astype(np.float64)
 
 
-def joint_mi_tensor(theta: Tensor, s: np.ndarray, n_cat: int | None = None, eps: float = 1e-7) -> Tensor:
+def joint_mi_tensor(theta: Tensor, s: np.ndarray, n_cat: int | None = None, eps: float = 1e-7,
+                    w: np.ndarray | None = None) -> Tensor:
     """Differentiable exact ``I(T; S)`` of a layer of ``m ≤ 16`` Bernoulli neurons, in bits.
 
     ``log P(t|r) = B log θ_r + (1 − B) log(1 − θ_r)`` for the code matrix ``B`` (2^m, m); then per-category
@@ -120,7 +176,7 @@ def joint_mi_tensor(theta: Tensor, s: np.ndarray, n_cat: int | None = None, eps:
             f"mi='joint' enumerates 2^m codes and allows layers of at most {MAX_JOINT_NEURONS} neurons; "
             f"this layer has {m} (use mi='per_neuron')"
         )
-    a, pi = group_matrix(s, n_cat, theta.data.dtype)
+    a, pi = group_matrix(s, n_cat, theta.data.dtype, w)
     keep = pi > 0
     a, pi = a[keep], pi[keep]
     if len(pi) < 2:
@@ -158,7 +214,7 @@ def _code_probs(theta: Tensor, n_groups: int, size: int) -> Tensor:
 
 
 def grouped_mi_tensor(theta: Tensor, s: np.ndarray, group_size: int, rng: np.random.Generator | None = None,
-                      n_cat: int | None = None, eps: float = 1e-7) -> Tensor:
+                      n_cat: int | None = None, eps: float = 1e-7, w: np.ndarray | None = None) -> Tensor:
     """Sum of exact joint informations ``Σ_g I(T_g; S)`` over disjoint groups of ``group_size`` neurons, bits.
 
     The neurons are shuffled by ``rng`` (a fresh grouping per call, so over many batches every pair of
@@ -167,8 +223,13 @@ def grouped_mi_tensor(theta: Tensor, s: np.ndarray, group_size: int, rng: np.ran
     Between the two it also penalises dependence carried by combinations of neurons at ``O(n m 2^g)`` cost.
     """
     m = theta.shape[1]
-    g = int(min(max(1, group_size), m, MAX_JOINT_NEURONS))
-    a, pi = group_matrix(s, n_cat, theta.data.dtype)
+    g = int(group_size)
+    if not 1 <= g <= min(m, MAX_JOINT_NEURONS):
+        raise ValueError(
+            f"group_size must be in 1..{min(m, MAX_JOINT_NEURONS)} for a layer of {m} neurons, "
+            f"got {group_size!r}"
+        )
+    a, pi = group_matrix(s, n_cat, theta.data.dtype, w)
     keep = pi > 0
     a, pi = a[keep], pi[keep]
     if len(pi) < 2:
@@ -201,29 +262,33 @@ def grouped_mi_tensor(theta: Tensor, s: np.ndarray, group_size: int, rng: np.ran
 
 def layer_mi(theta: Tensor, s: np.ndarray, kind: str = "per_neuron", y: np.ndarray | None = None,
              n_cat: int | None = None, group_size: int = 4, rng: np.random.Generator | None = None,
-             running: dict | None = None, momentum: float = 0.0) -> Tensor:
-    """``I(T; S)`` of one layer by ``kind`` ∈ {"per_neuron", "joint", "conditional"} (bits).
+             running: dict | None = None, momentum: float = 0.0, w: np.ndarray | None = None) -> Tensor:
+    """``I(T; S)`` of one layer by ``kind`` ∈ {"per_neuron", "joint", "grouped", "conditional"} (bits).
 
-    ``conditional`` needs ``y`` and uses only rows with ``y ∈ {0, 1}``:
-    ``Σ_c (N_c / N_lab) I_pn(T; S | Y = c)``.
+    ``w`` are event weights (default 1): every mean over rows is the weighted mean (see :func:`group_matrix`).
+    ``conditional`` needs class codes ``y`` and uses only labelled rows (``y ≥ 0``):
+    ``Σ_c (W_c / W_lab) I_pn(T; S | Y = c)``.
     """
     if kind == "per_neuron":
-        return per_neuron_mi_tensor(theta, s, n_cat, running, momentum)
+        return per_neuron_mi_tensor(theta, s, n_cat, running, momentum, w)
     if kind == "joint":
-        return joint_mi_tensor(theta, s, n_cat)
+        return joint_mi_tensor(theta, s, n_cat, w=w)
     if kind == "grouped":
-        return grouped_mi_tensor(theta, s, group_size, rng, n_cat)
+        return grouped_mi_tensor(theta, s, group_size, rng, n_cat, w=w)
     if kind == "conditional":
         if y is None:
             raise ValueError("mi='conditional' needs the labels y")
         y = np.asarray(y)
+        wv = np.ones(len(y)) if w is None else np.asarray(w, dtype=np.float64)
         lab = np.flatnonzero(y >= 0)
+        w_lab = float(wv[lab].sum())
         total = None
-        for c in (0, 1):
+        for c in np.unique(y[lab]):
             rows = lab[y[lab] == c]
-            if len(rows) < 2:
+            if len(rows) < 2 or w_lab <= 0:
                 continue
-            term = per_neuron_mi_tensor(theta[rows], np.asarray(s)[rows], n_cat) * (len(rows) / len(lab))
+            term = per_neuron_mi_tensor(theta[rows], np.asarray(s)[rows], n_cat, w=wv[rows])
+            term = term * (float(wv[rows].sum()) / w_lab)
             total = term if total is None else total + term
         if total is None:
             return Tensor(np.zeros((), dtype=theta.data.dtype), requires_grad=False)

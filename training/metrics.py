@@ -20,6 +20,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_te
 
 import sqnn_kernels as sk
 
+from ._validation import check_s, check_weights, labelled_mask
+
 __all__ = [
     "adversary_auc",
     "cvm_distance",
@@ -30,123 +32,200 @@ __all__ = [
 ]
 
 
-def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sample Kolmogorov–Smirnov statistic ``sup_t |F_a(t) − F_b(t)|`` (exact over all sample points)."""
-    a = np.sort(np.asarray(a, dtype=np.float64).ravel())
-    b = np.sort(np.asarray(b, dtype=np.float64).ravel())
+def _ecdfs(a: np.ndarray, b: np.ndarray, wa, wb, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted empirical CDFs of samples ``a`` and ``b`` at every pooled sample point."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
     if a.size == 0 or b.size == 0:
-        raise ValueError("ks_distance needs two non-empty samples")
+        raise ValueError(f"{name} needs two non-empty samples")
     t = np.concatenate([a, b])
-    fa = np.searchsorted(a, t, side="right") / a.size
-    fb = np.searchsorted(b, t, side="right") / b.size
+    out = []
+    for x, w in ((a, wa), (b, wb)):
+        order = np.argsort(x, kind="stable")
+        xs = x[order]
+        if w is None:
+            out.append(np.searchsorted(xs, t, side="right") / x.size)
+            continue
+        w = check_weights(w, x.size)
+        total = w.sum()
+        if not total > 0:
+            raise ValueError(f"{name}: the weights of each sample must sum to a positive number")
+        cum = np.concatenate([[0.0], np.cumsum(w[order])])
+        out.append(cum[np.searchsorted(xs, t, side="right")] / total)
+    return out[0], out[1]
+
+
+def ks_distance(a: np.ndarray, b: np.ndarray, wa=None, wb=None) -> float:
+    """Two-sample Kolmogorov–Smirnov statistic ``sup_t |F_a(t) − F_b(t)|`` (exact over all sample points).
+
+    ``wa``, ``wb``: optional event weights; ``F`` is then the weighted empirical CDF
+    ``F_a(t) = Σ_{a_i ≤ t} w_i / Σ_i w_i`` (weights of a sample must sum to a positive number).
+    """
+    fa, fb = _ecdfs(a, b, wa, wb, "ks_distance")
     return float(np.max(np.abs(fa - fb)))
 
 
-def cvm_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Cramér–von Mises distance ``mean_{t ∈ a ∪ b} (F_a(t) − F_b(t))²`` (pooled-sample average)."""
-    a = np.sort(np.asarray(a, dtype=np.float64).ravel())
-    b = np.sort(np.asarray(b, dtype=np.float64).ravel())
-    if a.size == 0 or b.size == 0:
-        raise ValueError("cvm_distance needs two non-empty samples")
-    t = np.concatenate([a, b])
-    fa = np.searchsorted(a, t, side="right") / a.size
-    fb = np.searchsorted(b, t, side="right") / b.size
-    return float(np.mean((fa - fb) ** 2))
+def cvm_distance(a: np.ndarray, b: np.ndarray, wa=None, wb=None) -> float:
+    """Cramér–von Mises distance ``mean_{t ∈ a ∪ b} (F_a(t) − F_b(t))²`` (pooled-sample average).
+
+    With weights, ``F`` are weighted empirical CDFs (as :func:`ks_distance`) and the pooled average is
+    weighted by the pooled weights.
+    """
+    fa, fb = _ecdfs(a, b, wa, wb, "cvm_distance")
+    if wa is None and wb is None:
+        return float(np.mean((fa - fb) ** 2))
+    na, nb = np.asarray(a).size, np.asarray(b).size
+    w = np.concatenate([check_weights(wa, na), check_weights(wb, nb)])
+    return float(np.sum(w * (fa - fb) ** 2) / np.sum(w))
 
 
 def adversary_auc(codes: np.ndarray, s: np.ndarray, *, n_splits: int = 5, random_state: int = 0,
-                  max_iter: int = 200, n_threads: int | None = 1) -> float:
+                  max_iter: int = 200, n_threads: int | None = 1, sample_weight=None) -> float:
     """5-fold cross-validated ROC AUC of ``HistGradientBoostingClassifier(max_iter=200)`` predicting ``s``.
 
     ``codes`` are the features the adversary sees (e.g. hidden bits). For more than two categories the
     one-vs-rest macro AUC is returned. Constant codes give exactly 0.5. ``n_threads`` limits OpenMP threads
     (default 1: on a busy 2-core machine spinning OpenMP workers are far slower than one thread).
+    ``sample_weight``: event weights for the adversary's fits and the AUC.
     """
     codes = np.asarray(codes)
-    s = np.asarray(s).astype(np.int64)
+    if codes.ndim != 2:
+        raise ValueError(f"codes must be a 2-D array (n, d), got shape {codes.shape}")
+    s = check_s(s, codes.shape[0])
     if np.unique(s).size < 2:
         raise ValueError("adversary_auc needs at least two domains in s")
-    if codes.ndim != 2 or codes.shape[0] != s.size:
-        raise ValueError(f"codes must be (n, d) with n = len(s) = {s.size}, got {codes.shape}")
+    w = None if sample_weight is None else check_weights(sample_weight, s.size)
     if np.all(codes == codes[:1]):
         return 0.5
     from threadpoolctl import threadpool_limits
 
     clf = HistGradientBoostingClassifier(max_iter=max_iter, random_state=random_state)
     cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+    params = {} if w is None else {"sample_weight": w}
     with threadpool_limits(limits=n_threads):
-        proba = cross_val_predict(clf, codes.astype(np.float64), s, cv=cv, method="predict_proba")
+        proba = cross_val_predict(clf, codes.astype(np.float64), s, cv=cv, method="predict_proba",
+                                  params=params)
     if proba.shape[1] == 2:
-        return float(roc_auc_score(s, proba[:, 1]))
-    return float(roc_auc_score(s, proba, multi_class="ovr"))
+        return float(roc_auc_score(s, proba[:, 1], sample_weight=w))
+    return float(roc_auc_score(s, proba, multi_class="ovr", sample_weight=w))
+
+
+def _mi(theta: np.ndarray, s: np.ndarray, w: np.ndarray | None, joint: bool) -> float:
+    """Per-neuron or joint ``I(T; S)`` in bits: the kernels, or with weights :mod:`training.losses`."""
+    if w is None:
+        return float(sk.joint_mi(theta, s) if joint else sk.per_neuron_mi(theta, s))
+    from .autograd import Tensor
+    from .losses import joint_mi_tensor, per_neuron_mi_tensor
+
+    t = Tensor(theta, requires_grad=False)
+    return float((joint_mi_tensor(t, s, w=w) if joint else per_neuron_mi_tensor(t, s, w=w)).data)
 
 
 def layer_information(theta: np.ndarray, s: np.ndarray, *, n_permutations: int = 3,
-                      random_state: int = 0) -> dict[str, float]:
+                      random_state: int = 0, sample_weight=None) -> dict[str, float]:
     """Per-neuron (and, for m ≤ 16, joint) MI of a layer with ``S`` in bits, with permutation-null bias.
 
     ``bias`` is the mean estimate over ``n_permutations`` random permutations of ``s`` (true MI 0), i.e. the
     plug-in estimator's upward bias at this sample size; ``*_corrected = max(0, estimate − bias)``.
+    With ``sample_weight`` every mean over rows is a weighted mean (the estimators of
+    :mod:`training.losses`, evaluated without gradients); without, the kernels ``sqnn_kernels.per_neuron_mi``
+    and ``joint_mi``.
     """
     theta = np.asarray(theta, dtype=np.float64)
-    s = np.asarray(s).astype(np.int64)
+    s = check_s(s, theta.shape[0])
     rng = np.random.default_rng(random_state)
     perms = [rng.permutation(s) for _ in range(n_permutations)]
-    out = {"per_neuron": sk.per_neuron_mi(theta, s)}
-    out["per_neuron_bias"] = float(np.mean([sk.per_neuron_mi(theta, p) for p in perms]))
+    w = None if sample_weight is None else check_weights(sample_weight, theta.shape[0])
+
+    def per_neuron(th, v):
+        return _mi(th, v, w, joint=False)
+
+    def joint(th, v):
+        return _mi(th, v, w, joint=True)
+
+    out = {"per_neuron": per_neuron(theta, s)}
+    out["per_neuron_bias"] = float(np.mean([per_neuron(theta, p) for p in perms]))
     out["per_neuron_corrected"] = max(0.0, out["per_neuron"] - out["per_neuron_bias"])
     if theta.shape[1] <= 16:
-        out["joint"] = sk.joint_mi(theta, s)
-        out["joint_bias"] = float(np.mean([sk.joint_mi(theta, p) for p in perms]))
+        out["joint"] = joint(theta, s)
+        out["joint_bias"] = float(np.mean([joint(theta, p) for p in perms]))
         out["joint_corrected"] = max(0.0, out["joint"] - out["joint_bias"])
     return out
 
 
-def _hidden_codes(model, x: np.ndarray) -> np.ndarray:
+def _hidden_codes(model, x) -> np.ndarray:
     """Last hidden representation a model exposes through ``transform``."""
     return np.asarray(model.transform(x))
 
 
+def _class_scores(model, x) -> np.ndarray:
+    """Probabilities compared between domains: P(classes_[1]) (n, 1) for two classes, else all K columns."""
+    p = np.asarray(model.predict_proba(x))
+    return p[:, 1:] if p.shape[1] == 2 else p
+
+
+def _label_auc(y: np.ndarray, p: np.ndarray, classes, w) -> float:
+    """ROC AUC of labels ``y`` (values of ``classes``) from probabilities ``p`` (one-vs-rest for K ≥ 3)."""
+    if p.shape[1] == 1:
+        return float(roc_auc_score(y, p[:, 0], sample_weight=w))
+    return float(roc_auc_score(y, p, multi_class="ovr", labels=classes, sample_weight=w))
+
+
 def invariance_report(model, X, y, s, *, adversary: bool = True, mi: bool = True,
-                      random_state: int = 0, adversary_max_iter: int = 200) -> dict:
+                      random_state: int = 0, adversary_max_iter: int = 200, sample_weight=None) -> dict:
     """Diagnostics of a fitted model on ``(X, y, s)`` (see module docstring).
 
     Parameters
     ----------
-    model : fitted estimator with ``predict_proba`` and ``transform`` (and ``activations`` for MI)
-    X, y, s : test rows; rows with ``y = −1`` are skipped by the label AUCs.
+    model : fitted classifier with ``predict_proba``, ``classes_`` and ``transform`` (``activations`` for MI)
+    X : test rows, as the model takes them (array or DataFrame with the fitted column names)
+    y : labels of the kind the model was fitted with; rows equal to the model's ``unlabelled`` marker
+        (default −1) are skipped by the label AUCs
+    s : integer domains (0..255); non-integer values are rejected, not truncated
+    sample_weight : optional event weights of every metric (AUCs, KS/CvM, adversary, MI)
 
     Returns
     -------
-    dict with ``label_auc``, ``label_auc_s1`` (if domain 1 has labels), ``adversary_auc``, ``ks``, ``cvm``
-    and ``mi`` (list of per-layer dicts from :func:`layer_information`).
+    dict with ``label_auc``, ``label_auc_s<v>`` (per domain with labels), ``adversary_auc``, ``ks``, ``cvm``
+    and ``mi`` (list of per-layer dicts from :func:`layer_information`). For K ≥ 3 classes the label AUC is
+    the one-vs-rest macro AUC and ``ks``/``cvm`` are the largest over the class probabilities.
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y).astype(np.int64)
-    s = np.asarray(s).astype(np.int64)
-    score = model.predict_proba(X)[:, 1]
-    lab = y >= 0
-    rep: dict = {"n": len(X)}
-    if np.unique(y[lab]).size == 2:
-        rep["label_auc"] = float(roc_auc_score(y[lab], score[lab]))
+    y = np.asarray(y)
+    n = y.shape[0]
+    s = check_s(s, n)
+    w = None if sample_weight is None else check_weights(sample_weight, n)
+    p = _class_scores(model, X)
+    if p.shape[0] != n:
+        raise ValueError(f"X has {p.shape[0]} rows but y has {n}")
+    lab = labelled_mask(y, getattr(model, "unlabelled", -1))
+    classes = getattr(model, "classes_", None)
+    rep: dict = {"n": n}
+
+    def sub(v, rows):
+        return None if v is None else v[rows]
+
+    if np.unique(y[lab]).size >= 2:
+        rep["label_auc"] = _label_auc(y[lab], p[lab], classes, sub(w, lab))
     for v in np.unique(s):
         sel = lab & (s == v)
-        if np.unique(y[sel]).size == 2:
-            rep[f"label_auc_s{v}"] = float(roc_auc_score(y[sel], score[sel]))
+        if np.unique(y[sel]).size == p.shape[1] + (p.shape[1] == 1):
+            rep[f"label_auc_s{v}"] = _label_auc(y[sel], p[sel], classes, sub(w, sel))
     if np.any(s == 0) and np.any(s == 1):
-        rep["ks"] = ks_distance(score[s == 0], score[s == 1])
-        rep["cvm"] = cvm_distance(score[s == 0], score[s == 1])
+        a, b = s == 0, s == 1
+        rep["ks"] = max(ks_distance(p[a, j], p[b, j], sub(w, a), sub(w, b)) for j in range(p.shape[1]))
+        rep["cvm"] = max(cvm_distance(p[a, j], p[b, j], sub(w, a), sub(w, b)) for j in range(p.shape[1]))
         if adversary:
             rep["adversary_auc"] = adversary_auc(_hidden_codes(model, X), s, random_state=random_state,
-                                                 max_iter=adversary_max_iter)
+                                                 max_iter=adversary_max_iter, sample_weight=w)
     if mi and hasattr(model, "activations") and np.unique(s).size >= 2:
-        rep["mi"] = [layer_information(t, s, random_state=random_state) for t in model.activations(X)]
+        rep["mi"] = [layer_information(t, s, random_state=random_state, sample_weight=w)
+                     for t in model.activations(X)]
     return rep
 
 
 def evaluate_protocol(make_model: Callable[[int], object], X, y, s, seeds=(0, 1, 2), *,
                       verbose: bool = False, mi: bool = False, adversary_max_iter: int = 200,
-                      unlabelled_domain: int | None = 1) -> dict:
+                      unlabelled_domain: int | None = 1, sample_weight=None) -> dict:
     """Issue #10's fixed protocol, repeated over ``seeds``; returns per-seed results and mean ± std.
 
     1. ``train_test_split(test_size=0.5, random_state=0, stratify=10 y + s)``;
@@ -157,6 +236,9 @@ def evaluate_protocol(make_model: Callable[[int], object], X, y, s, seeds=(0, 1,
        ``HistGradientBoostingClassifier(max_iter=200, random_state=0)`` predicting ``s`` from the last hidden
        layer's deterministic bits); KS between the ``s = 0`` and ``s = 1`` score distributions.
 
+    ``y`` holds 0/1 labels; ``sample_weight`` (optional event weights) is passed to ``fit`` on the training
+    half and weights every metric on the test half.
+
     Returns
     -------
     dict with ``runs`` (list of per-seed dicts incl. ``fit_seconds``, and for a model fitted with an
@@ -165,34 +247,44 @@ def evaluate_protocol(make_model: Callable[[int], object], X, y, s, seeds=(0, 1,
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(np.int64)
-    s = np.asarray(s).astype(np.int64)
+    s = check_s(s, len(y))
+    w = None if sample_weight is None else check_weights(sample_weight, len(y))
     idx_tr, idx_te = train_test_split(np.arange(len(X)), test_size=0.5, random_state=0, stratify=y * 10 + s)
     y_tr = y[idx_tr] if unlabelled_domain is None else np.where(s[idx_tr] == unlabelled_domain, -1, y[idx_tr])
     runs = []
     import time
 
+    def sub(rows):
+        return None if w is None else w[rows]
+
     for seed in seeds:
         model = make_model(seed)
         t0 = time.perf_counter()
-        model.fit(X[idx_tr], y_tr, s[idx_tr])
+        fit_kw = {} if w is None else {"sample_weight": w[idx_tr]}
+        model.fit(X[idx_tr], y_tr, s[idx_tr], **fit_kw)
         fit_s = time.perf_counter() - t0
         xt, yt, st = X[idx_te], y[idx_te], s[idx_te]
+        wt = sub(idx_te)
         score = model.predict_proba(xt)[:, 1]
         one = st == 1
         run = {
             "seed": seed,
-            "label_auc": float(roc_auc_score(yt, score)),
-            "label_auc_s1": float(roc_auc_score(yt[one], score[one])),
-            "label_auc_s0": float(roc_auc_score(yt[~one], score[~one])),
-            "adversary_auc": adversary_auc(_hidden_codes(model, xt), st, max_iter=adversary_max_iter),
-            "ks": ks_distance(score[~one], score[one]),
+            "label_auc": float(roc_auc_score(yt, score, sample_weight=wt)),
+            "label_auc_s1": float(roc_auc_score(yt[one], score[one], sample_weight=None if wt is None
+                                                else wt[one])),
+            "label_auc_s0": float(roc_auc_score(yt[~one], score[~one], sample_weight=None if wt is None
+                                                else wt[~one])),
+            "adversary_auc": adversary_auc(_hidden_codes(model, xt), st, max_iter=adversary_max_iter,
+                                           sample_weight=wt),
+            "ks": ks_distance(score[~one], score[one], None if wt is None else wt[~one],
+                              None if wt is None else wt[one]),
             "fit_seconds": fit_s,
         }
         for attr in ("gamma_", "mi_heldout_"):
             if np.ndim(getattr(model, attr, None)) == 0 and getattr(model, attr, None) is not None:
                 run[attr.rstrip("_")] = float(getattr(model, attr))
         if mi and hasattr(model, "activations"):
-            run["mi"] = [sk.per_neuron_mi(t, st) for t in model.activations(xt)]
+            run["mi"] = [_mi(t, st, wt, joint=False) for t in model.activations(xt)]
         if verbose:
             print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in run.items()}, flush=True)
         runs.append(run)

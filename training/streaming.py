@@ -56,7 +56,11 @@ def load_spec(model) -> sk.BinaryNetSpec:
 
 
 def _model_features(spec: sk.BinaryNetSpec, features) -> list[str] | None:
-    """Columns feeding the model: ``features`` if given, else the spec's ``feature_names``."""
+    """Columns feeding the model: the spec's ``feature_names``, or ``features`` for a model without names.
+
+    As scikit-learn's feature-name check: when the model stores its feature names, ``features`` (if given)
+    must be exactly those names in the same order; any other list is an error (never a silent reorder).
+    """
     if isinstance(features, str):
         features = [f.strip() for f in features.split(",") if f.strip()]
     if features is None:
@@ -67,6 +71,11 @@ def _model_features(spec: sk.BinaryNetSpec, features) -> list[str] | None:
             )
         return list(spec.feature_names)
     features = [str(f) for f in features]
+    if spec.feature_names is not None and features != list(spec.feature_names):
+        raise ValueError(
+            f"features {','.join(features)} do not match the model's feature names "
+            f"{','.join(spec.feature_names)} (names and order must be the same; omit features to use them)"
+        )
     if len(features) != spec.n_features:
         raise ValueError(f"{len(features)} features given but the model expects {spec.n_features}")
     return features
