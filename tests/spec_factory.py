@@ -17,3 +17,29 @@ def random_spec(rng: np.random.Generator, n_features: int, hidden: tuple[int, ..
     w = sk.pack_bits(rng.integers(0, 2, (n_out, k)).astype(bool))
     out = sk.OutputLayer(w, k, rng.integers(-3, 4, n_out), scale=0.1, offset=-0.05)
     return sk.BinaryNetSpec(edges, layers, out)
+
+
+JET_CLASSES = ("g", "q", "W", "Z", "t")
+
+
+def five_class_data(n: int = 1500, seed: int = 0, n_features: int = 6):
+    """A synthetic 5-class set shaped like the jet-tagging benchmark (g, q, W, Z, t): X, y (class names), s.
+
+    Each class shifts a different pair of features; ``s`` (two domains) shifts the last feature only, so
+    the classes are learnable and the domain is a nuisance.
+    """
+    rng = np.random.default_rng(seed)
+    c = rng.integers(0, 5, n)
+    s = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, n_features))
+    for k in range(5):
+        x[c == k, k % n_features] += 2.0
+        x[c == k, (k + 1) % n_features] -= 1.0
+    x[:, -1] += 0.8 * s
+    return x, np.array(JET_CLASSES)[c], s
+
+
+def five_class_spec(rng: np.random.Generator, n_features: int = 6, hidden: tuple[int, ...] = (24, 12),
+                    max_bins: int = 8) -> sk.BinaryNetSpec:
+    """A random K = 5 output spec (softmax probabilities, argmax class) for the multiclass paths."""
+    return random_spec(rng, n_features, hidden, n_out=5, max_bins=max_bins)

@@ -178,3 +178,31 @@ def test_invariance_report_rejects_fractional_s():
     model = SQNNClassifier(**FAST).fit(x, y, s)
     with pytest.raises(ValueError, match="s must hold integer values"):
         invariance_report(model, x, y, np.where(s == 1, 0.7, 0.3), adversary=False)
+
+
+def test_invariance_scorer_selects_without_target_labels():
+    import sklearn
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GridSearchCV
+
+    import sqnn_kernels as sk
+    from training import InvarianceScorer
+
+    x, y, s = data(400)
+    y_unl = np.where(s == 1, -1, y)
+    scorer = InvarianceScorer(penalty=1.0)
+    with sklearn.config_context(enable_metadata_routing=True):
+        search = GridSearchCV(SQNNClassifier(**FAST), {"gamma": [0.0, 2.0]}, cv=2, scoring=scorer)
+        search.fit(x, y_unl, s=s)  # the scorer receives each test fold's s
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    m = SQNNClassifier(**FAST).fit(x, y_unl, s)
+    lab = y_unl >= 0
+    auc = roc_auc_score(y[lab], m.predict_proba(x[lab])[:, 1])
+    mi = sum(sk.per_neuron_mi(t, s) for t in m.activations(x))
+    assert mi > 0
+    assert scorer(m, x, y_unl, s=s) == pytest.approx(auc - mi, rel=1e-9)
+    assert InvarianceScorer(penalty=0.0)(m, x, y_unl, s=s) == pytest.approx(auc)
+    adv = InvarianceScorer(measure="adversary", adversary_max_iter=10)(m, x, y_unl, s=s)
+    assert adv <= auc
+    with pytest.raises(ValueError, match="needs s"):
+        scorer(m, x, y_unl)

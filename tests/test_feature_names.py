@@ -24,8 +24,8 @@ def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("names")
     data = _csv(tmp / "d.csv")
     model = tmp / "m.npz"
-    assert main(["train", "--data", str(data), "--hidden", "8", "--epochs", "2", "--gamma", "0",
-                 "--out", str(model), "--quiet"]) == 0
+    assert main(["train", "--data", str(data), "--domain", "none", "--hidden", "8", "--epochs", "2",
+                 "--gamma", "0", "--out", str(model), "--quiet"]) == 0
     return data, model
 
 

@@ -3,7 +3,7 @@
 Public API::
 
     from training import SQNNClassifier, MLPBaseline, GradientReversalClassifier
-    from training import load_showers, load_csv, invariance_report, evaluate_protocol
+    from training import load_showers, load_csv, invariance_report, evaluate_protocol, InvarianceScorer
 
 The names load on first use (module ``__getattr__``), so ``training.cli`` starts without importing numba
 or scikit-learn (``sqnn --help`` answers at once).
@@ -15,6 +15,7 @@ import importlib
 
 _LAZY = {
     "GradientReversalClassifier": ".baselines",
+    "InvarianceScorer": ".metrics",
     "MLPBaseline": ".baselines",
     "SQNNClassifier": ".classifier",
     "evaluate_protocol": ".metrics",

@@ -211,11 +211,13 @@ class GradientReversalClassifier(SQNNClassifier):
                  mi: str = "per_neuron", mi_layers: str = "all", n_bins: int = 16, slope: float = 32.0,
                  epochs: int = 60, batch_size: int = 2048, lr: float = 0.005, gamma_warmup: int = 5,
                  mi_group_size: int = 4, mi_momentum: float = 0.0, random_state=None, verbose: bool = False,
+                 max_mi: float | None = None, max_mi_layers: str = "last", max_mi_holdout: float = 0.2,
                  unlabelled=-1):
         super().__init__(hidden=hidden, gamma=gamma, mi=mi, mi_layers=mi_layers, n_bins=n_bins, slope=slope,
                          epochs=epochs, batch_size=batch_size, lr=lr, gamma_warmup=gamma_warmup,
                          mi_group_size=mi_group_size, mi_momentum=mi_momentum, random_state=random_state,
-                         verbose=verbose, unlabelled=unlabelled)
+                         verbose=verbose, max_mi=max_mi, max_mi_layers=max_mi_layers,
+                         max_mi_holdout=max_mi_holdout, unlabelled=unlabelled)
         self.strength = strength
         self.adversary_hidden = adversary_hidden
         self.adversary_lr_scale = adversary_lr_scale

@@ -245,9 +245,9 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
         "random_state": _SEED,
         "verbose": ["verbose"],
         "unlabelled": _LABEL_MARKER,
-        "max_mi": [None, Interval(Real, 0, None, closed="neither")],
-        "max_mi_layers": [StrOptions(set(_budget.BUDGET_LAYERS))],
-        "max_mi_holdout": [Interval(Real, 0, 1, closed="neither")],
+        "max_mi": "no_validation",  # the budget parameters are checked by training.budget.check_budget
+        "max_mi_layers": "no_validation",
+        "max_mi_holdout": "no_validation",
     }
 
     def __init__(self, hidden=(64, 64), gamma: float = 0.5, mi: str = "grouped", mi_layers: str = "all",

@@ -304,7 +304,11 @@ def _simulate(args) -> None:
         raise CLIError(f"--rows must be a positive integer, got {args.rows}")
     manifest = read_manifest(args.project)
     spec = _load_spec(args.model) if args.model else None
-    features = _features(args.features) or (spec.feature_names if spec is not None else None)
+    features = _features(args.features)
+    if spec is not None and (features is not None or spec.feature_names is not None):
+        from .streaming import _model_features
+
+        features = _model_features(spec, features)  # the model's names, in its order (a mismatch is an error)
     X = load_table(args.input, features=features, tree=args.tree)[0][: args.rows]
     try:
         scores, classes = simulate(args.project, X, simulator=args.simulator)

@@ -23,6 +23,13 @@ neurons are independent Bernoulli variables. ``S`` is a small integer domain/nui
 
 All are functions of ``θ`` built from :class:`~training.autograd.Tensor` ops, so they are differentiable.
 They match :func:`sqnn_kernels.per_neuron_mi` and :func:`sqnn_kernels.joint_mi` on the same numbers.
+
+Event weights ``w`` (optional, every function): every mean over rows above is the weighted mean
+(``π_v = W_v / W``, ``θ̄_i|v = Σ w_r θ_ri / W_v``; see :func:`group_matrix`), so integer weights equal
+replicated rows exactly. Negative weights (NLO generators) are allowed: a domain whose batch weights sum to
+≤ 0 is left out of that batch's term, entropies clip their argument to ``[ε, 1 − ε]`` and the code
+probabilities ``P(t|v)`` of the joint and grouped forms are clamped at 0 (a weighted mean with negative
+weights can leave [0, 1]); with non-negative weights none of these clamps acts.
 """
 
 from __future__ import annotations
@@ -184,7 +191,7 @@ def joint_mi_tensor(theta: Tensor, s: np.ndarray, n_cat: int | None = None, eps:
     codes = Tensor(_code_matrix(m).T.astype(theta.data.dtype), requires_grad=False)  # (m, 2^m)
     clipped = theta * (1.0 - 2.0 * eps) + eps
     logp = clipped.log() @ codes + (1.0 - clipped).log() @ (1.0 - codes)  # (n, 2^m)
-    cond = Tensor(a, requires_grad=False) @ logp.exp()  # (C, 2^m) P(t | v)
+    cond = (Tensor(a, requires_grad=False) @ logp.exp()).relu()  # (C, 2^m) P(t | v), clamped at 0
     marginal = Tensor(pi[None, :], requires_grad=False) @ cond  # (1, 2^m)
     cond_safe = cond + 1e-30
     ratio = cond_safe.log() - (marginal + 1e-30).log()
@@ -252,7 +259,7 @@ def grouped_mi_tensor(theta: Tensor, s: np.ndarray, group_size: int, rng: np.ran
     for part, n_groups, size in parts:
         clipped = part * (1.0 - 2.0 * eps) + eps
         probs = _code_probs(clipped, n_groups, size)  # (n, groups * 2^size)
-        cond = Tensor(a, requires_grad=False) @ probs  # (C, groups * 2^size)
+        cond = (Tensor(a, requires_grad=False) @ probs).relu()  # (C, groups · 2^size), clamped at 0
         marginal = Tensor(pi[None, :], requires_grad=False) @ cond
         ratio = (cond + 1e-30).log() - (marginal + 1e-30).log()
         term = ((cond * ratio).sum(axis=1) * pi).sum() * (1.0 / _LN2)

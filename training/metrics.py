@@ -12,17 +12,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.utils.metadata_routing import _MetadataRequester
 
 import sqnn_kernels as sk
 
 from ._validation import check_s, check_weights, labelled_mask
 
 __all__ = [
+    "InvarianceScorer",
     "adversary_auc",
     "cvm_distance",
     "evaluate_protocol",
@@ -297,3 +300,61 @@ def evaluate_protocol(make_model: Callable[[int], object], X, y, s, seeds=(0, 1,
         out[f"{key}_mean"] = float(vals.mean())
         out[f"{key}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
     return out
+
+
+class InvarianceScorer(_MetadataRequester):
+    """Model-selection score when the target domain has no labels: label AUC penalised by the domain leak.
+
+    ``score = AUC_label − penalty · leak``, where ``AUC_label`` is the ROC AUC (one-vs-rest macro for K ≥ 3)
+    on the rows whose label is not the estimator's ``unlabelled`` marker, and ``leak`` is measured on all rows
+    (labelled and unlabelled) of the fold:
+
+    * ``measure="mi"``: ``Σ_l I(T_l; S)`` in bits, per-neuron closed form on the activations θ_l of every
+      hidden layer (estimators with ``activations``);
+    * ``measure="adversary"``: ``2 · max(0, AUC_adv − 0.5)`` of :func:`adversary_auc` on ``transform(X)``.
+
+    Use as ``GridSearchCV(..., scoring=InvarianceScorer(penalty=1.0))`` with scikit-learn metadata routing
+    enabled (``sklearn.set_config(enable_metadata_routing=True)``): the scorer requests ``s`` (and the
+    estimators request it for ``fit``), so ``search.fit(X, y, s=s)`` routes each fold's ``s`` to both.
+    ``sample_weight``, if routed (``set_score_request(sample_weight=True)``), weights the AUC and the leak.
+    """
+
+    __metadata_request__score: ClassVar[dict] = {"s": True}
+
+    def __init__(self, penalty: float = 1.0, measure: str = "mi", adversary_max_iter: int = 50):
+        if measure not in ("mi", "adversary"):
+            raise ValueError(f"measure must be 'mi' or 'adversary', got {measure!r}")
+        if not np.isfinite(penalty) or penalty < 0:
+            raise ValueError(f"penalty must be a finite number >= 0, got {penalty!r}")
+        self.penalty = float(penalty)
+        self.measure = measure
+        self.adversary_max_iter = int(adversary_max_iter)
+
+    def __repr__(self) -> str:
+        return f"InvarianceScorer(penalty={self.penalty:g}, measure={self.measure!r})"
+
+    def score(self, estimator, X, y, s=None, sample_weight=None) -> float:
+        """The score of a fitted ``estimator`` on one fold (greater is better)."""
+        if s is None:
+            raise ValueError(
+                "InvarianceScorer needs s: enable metadata routing (sklearn.set_config("
+                "enable_metadata_routing=True)) and pass s to the search's fit, or call the scorer with s="
+            )
+        y = np.asarray(y)
+        n = y.shape[0]
+        s = check_s(s, n)
+        w = None if sample_weight is None else check_weights(sample_weight, n)
+        lab = labelled_mask(y, getattr(estimator, "unlabelled", -1))
+        p = _class_scores(estimator, X)
+        auc = _label_auc(y[lab], p[lab], getattr(estimator, "classes_", None), None if w is None else w[lab])
+        if self.penalty == 0 or np.unique(s).size < 2:
+            return auc
+        if self.measure == "mi":
+            leak = sum(_mi(t, s, w, joint=False) for t in estimator.activations(X))
+        else:
+            adv = adversary_auc(_hidden_codes(estimator, X), s, max_iter=self.adversary_max_iter,
+                                sample_weight=w)
+            leak = 2.0 * max(0.0, adv - 0.5)
+        return float(auc - self.penalty * leak)
+
+    __call__ = score
