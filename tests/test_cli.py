@@ -170,6 +170,7 @@ def test_demo_small_end_to_end(tmp_path, capsys, monkeypatch):
     files = {p.name for p in out.iterdir()}
     assert {"SQNN_gamma0.npz", "SQNN_gamma1.npz", "GradRev_lambda1.npz", "sqnn_demo.png"} <= files
     assert (out / "sqnn_demo.png").stat().st_size > 10000
+    assert "and verified against the model" in text
     SQNNClassifier.load(out / "SQNN_gamma1.npz")
 
 

@@ -22,16 +22,12 @@ class CLIError(Exception):
 
 # -- helpers ------------------------------------------------------------------------------------------------
 def _write_fpga(spec, outdir: Path) -> str:
-    """Call ``fpga.write_project`` if the fpga package is importable; return a one-line status."""
-    try:
-        import fpga
-    except ImportError as err:  # the fpga package is optional for the demo
-        return f"FPGA export skipped (fpga package not available: {err})"
-    write = getattr(fpga, "write_project", None)
-    if write is None:
-        return "FPGA export skipped (fpga.write_project not available)"
-    path = write(spec, outdir)
-    return f"FPGA project written to {path or outdir}"
+    """Write the FPGA project of ``spec`` and verify it against the model (as ``sqnn export-fpga``)."""
+    from fpga import verify_project, write_project
+
+    path = write_project(spec, outdir)
+    verify_project(path, spec)
+    return f"FPGA project written to {path} and verified against the model"
 
 
 def _parse_hidden(text: str) -> tuple[int, ...]:
