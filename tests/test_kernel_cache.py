@@ -145,3 +145,20 @@ def test_a_full_disk_compiles_in_memory_with_one_warning(cache_dir, monkeypatch)
     monkeypatch.setattr(numba.core.caching.IndexDataCacheFile, "_save_data", no_space)
     with pytest.warns(_cache.KernelCacheWarning, match="No space left on device"):
         assert jit(_add_one)(np.int64(1)) == 2
+
+
+def test_importing_the_kernels_loads_no_training_or_plotting_library():
+    """A scoring job pays for numpy and numba only (scikit-learn alone takes ~1 s to import)."""
+    code = ("import sys, sqnn_kernels; print(sorted(m for m in ('sklearn', 'matplotlib', 'training', 'fpga', "
+            "'pandas', 'dask', 'onnx', 'tqdm') if m in sys.modules))")
+    assert _python(["-c", code], ROOT / ".numba-cache").strip() == "[]"
+
+
+def test_no_writable_cache_folder_compiles_in_memory_with_one_warning(cache_dir, monkeypatch):
+    def no_locator(self, py_func):
+        raise RuntimeError("cannot cache function '_add_one': no locator available for file")
+
+    monkeypatch.setattr(_cache.KernelCache, "__init__", no_locator)
+    with pytest.warns(_cache.KernelCacheWarning, match="NUMBA_CACHE_DIR"):
+        kernel = jit(_add_one)
+    assert kernel(np.int64(1)) == 2
