@@ -8,22 +8,6 @@ import numpy as np
 from sqnn_kernels.validation import check_domain
 
 
-def _as_int_vector(v, n: int, name: str) -> np.ndarray:
-    if v is None or isinstance(v, (str, bytes)):
-        raise TypeError(f"{name} must be a 1-D array of integers, got {type(v).__name__}")
-    arr = np.asarray(v)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},) to match the rows of X, got {arr.shape}")
-    if arr.dtype == np.bool_:
-        return arr.astype(np.int64)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.floating):
-        if arr.size and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))):
-            raise ValueError(f"{name} must hold integer values, got non-integer or non-finite entries")
-    return arr.astype(np.int64)
-
-
 def check_s(s, n: int, name: str = "s") -> np.ndarray:
     """Domain categories: integers in 0..255, int64 (n,); ``None`` means one domain (all zeros).
 
