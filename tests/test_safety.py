@@ -324,6 +324,14 @@ def test_bench_without_the_test_extra_is_one_line(capsys, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_pytest_benchmark)
     line = _one_line(capsys, main(["bench", "--quick"]))
     assert "pip install" in line and "[test]" in line
+    monkeypatch.setattr(builtins, "__import__", real_import)
+    import importlib.util
+
+    real_find = importlib.util.find_spec
+    gone = "pytest_benchmark"
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == gone else real_find(n, *a))
+    line = _one_line(capsys, main(["bench", "--quick"]))
+    assert line.endswith("(pip install -e '.[test]'): missing pytest_benchmark")
 
 
 # -- item 8: model files checked before decompressing; extras loadable and consistent ------------------------

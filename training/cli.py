@@ -377,12 +377,18 @@ def _bench(args) -> None:
         raise CLIError(f"sqnn bench needs a source checkout with benchmarks/ (not found under {root})")
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+    import importlib.util
+
+    need = "sqnn bench needs the test extra (pip install -e '.[test]')"
+    missing = [m for m in ("pytest", "pytest_benchmark", "matplotlib") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CLIError(f"{need}: missing {', '.join(missing)}")
     try:
         from benchmarks.report import main as report_main
-    except ImportError as err:
-        raise CLIError(f"sqnn bench needs the test extra (pip install -e '.[test]'): {err}") from None
 
-    status = report_main(list(args.options))
+        status = report_main(list(args.options))
+    except ImportError as err:
+        raise CLIError(f"{need}: {err}") from None
     if status:
         raise CLIError(f"benchmark report failed with status {status}")
 
