@@ -135,17 +135,6 @@ def test_mi_losses_gradcheck(kind):
     assert gradcheck(lambda t: layer_mi(t, s, kind, y, group_size=2), [theta], rtol=1e-3, atol=1e-7)
 
 
-def test_code_probs_op():
-    from training.losses import _code_probs
-
-    theta = _r(5, 6, lo=0.05, hi=0.95)
-    assert gradcheck(lambda t: _code_probs(t, 3, 2), [theta])
-    p = _code_probs(Tensor(theta), 2, 3).data.reshape(5, 2, 8)
-    assert np.allclose(p.sum(axis=2), 1.0)
-    # code 0b101 of group 1 = θ_3 (1 − θ_4) θ_5
-    assert np.allclose(p[:, 1, 5], theta[:, 3] * (1 - theta[:, 4]) * theta[:, 5])
-
-
 def test_mi_tensors_match_kernels():
     import sqnn_kernels as sk
 

@@ -62,6 +62,7 @@ from ._validation import (
     labelled_mask,
 )
 from .autograd import Tensor
+from .fused import stochastic_activation
 from .layers import activation, bits_to_pm1, encode_pm1, fit_edges, fold_thresholds, pack_sign
 from .losses import MAX_JOINT_NEURONS, MI_KINDS, cross_entropy, layer_mi
 from .optim import Adam
@@ -337,8 +338,7 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
         slope = float(self.slope)
         for (w, b), seed in zip(self._tensors, seeds, strict=True):
             k = w.shape[0]
-            a = (h @ w.sign_ste()) * (1.0 / k) + b
-            theta = (a * slope).sigmoid()
+            theta = stochastic_activation(h @ w.sign_ste(), b, k, slope)  # σ(slope · (dot / k + b))
             bits = sk.unpack_bits(sk.bernoulli_pack(theta.data, int(seed)), theta.shape[1])
             h = (theta * 2.0 - 1.0).ste(bits_to_pm1(bits, theta.data.dtype))
             thetas.append(theta)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd import Tensor
+from .fused import group_code_means
 
 __all__ = [
     "MAX_JOINT_NEURONS",
@@ -198,28 +199,6 @@ def joint_mi_tensor(theta: Tensor, s: np.ndarray, n_cat: int | None = None, eps:
     return ((cond * ratio).sum(axis=1) * pi).sum() * (1.0 / _LN2)
 
 
-def _code_probs(theta: Tensor, n_groups: int, size: int) -> Tensor:
-    """Probabilities of all ``2^size`` codes of each group of consecutive neurons, one fused op.
-
-    Forward: ``P_rg(t) = exp(Σ_i t_i log θ_rgi + (1 − t_i) log(1 − θ_rgi))``, shape (n, groups · 2^size),
-    via one 2-D matmul over all (row, group) pairs. Backward:
-    ``∂P(t)/∂θ_i = P(t) (t_i / θ_i − (1 − t_i) / (1 − θ_i))``. ``θ`` must lie strictly inside (0, 1).
-    """
-    n = theta.shape[0]
-    dt = theta.data.dtype
-    codes = _code_matrix(size).T.astype(dt)  # (size, 2^size)
-    anti = (1.0 - codes).astype(dt)
-    th = theta.data.reshape(n * n_groups, size)
-    probs = np.exp(np.log(th) @ codes + np.log1p(-th) @ anti)  # (n·G, 2^size)
-
-    def _backward(g):
-        gp = g.reshape(n * n_groups, 1 << size) * probs
-        gt = (gp @ codes.T) / th - (gp @ anti.T) / (1.0 - th)
-        theta._acc(gt.reshape(theta.data.shape))
-
-    return theta._child(probs.reshape(n, n_groups << size), (theta,), "code_probs", _backward)
-
-
 def grouped_mi_tensor(theta: Tensor, s: np.ndarray, group_size: int, rng: np.random.Generator | None = None,
                       n_cat: int | None = None, eps: float = 1e-7, w: np.ndarray | None = None) -> Tensor:
     """Sum of exact joint informations ``Σ_g I(T_g; S)`` over disjoint groups of ``group_size`` neurons, bits.
@@ -241,30 +220,12 @@ def grouped_mi_tensor(theta: Tensor, s: np.ndarray, group_size: int, rng: np.ran
     a, pi = a[keep], pi[keep]
     if len(pi) < 2:
         return Tensor(np.zeros((), dtype=theta.data.dtype), requires_grad=False)
-    if rng is not None:
-        theta = theta.permute_columns(rng.permutation(m))
-    n_full = m // g
-    parts = []
-    if n_full:
-        head = theta
-        if n_full * g != m:
-            head = theta @ Tensor(np.eye(m, n_full * g, dtype=theta.data.dtype), requires_grad=False)
-        parts.append((head, n_full, g))
-    rest = m - n_full * g
-    if rest:
-        sel = np.zeros((m, rest), dtype=theta.data.dtype)
-        sel[n_full * g + np.arange(rest), np.arange(rest)] = 1.0
-        parts.append((theta @ Tensor(sel, requires_grad=False), 1, rest))
-    total = None
-    for part, n_groups, size in parts:
-        clipped = part * (1.0 - 2.0 * eps) + eps
-        probs = _code_probs(clipped, n_groups, size)  # (n, groups * 2^size)
-        cond = (Tensor(a, requires_grad=False) @ probs).relu()  # (C, groups · 2^size), clamped at 0
-        marginal = Tensor(pi[None, :], requires_grad=False) @ cond
-        ratio = (cond + 1e-30).log() - (marginal + 1e-30).log()
-        term = ((cond * ratio).sum(axis=1) * pi).sum() * (1.0 / _LN2)
-        total = term if total is None else total + term
-    return total
+    perm = rng.permutation(m) if rng is not None else np.arange(m)
+    # (C, Σ_g 2^|g|): P(t_g | v) of every group, clamped at 0 (negative event weights)
+    cond = group_code_means(theta, perm, a, g, eps).relu()
+    marginal = Tensor(pi[None, :], requires_grad=False) @ cond
+    ratio = (cond + 1e-30).log() - (marginal + 1e-30).log()
+    return ((cond * ratio).sum(axis=1) * pi).sum() * (1.0 / _LN2)
 
 
 def layer_mi(theta: Tensor, s: np.ndarray, kind: str = "per_neuron", y: np.ndarray | None = None,

@@ -1,0 +1,117 @@
+"""Fused training ops: numba kernels against their numpy twins, gradients against finite differences,
+and the same bits for any number of threads."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from training import fused_reference as ref
+from training.autograd import Tensor, gradcheck
+from training.fused import group_code_means, n_code_columns, stochastic_activation
+
+
+def _category_means(s: np.ndarray, n_cat: int) -> np.ndarray:
+    counts = np.maximum(np.bincount(s, minlength=n_cat), 1)
+    return (s[None, :] == np.arange(n_cat)[:, None]) / counts[:, None]
+
+
+@st.composite
+def code_cases(draw):
+    n = draw(st.integers(0, 40))
+    m = draw(st.integers(1, 11))
+    size = draw(st.integers(1, min(m, 5)))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    theta = rng.uniform(0, 1, (n, m)).astype(draw(st.sampled_from([np.float32, np.float64])))
+    s = rng.integers(0, 3, n)
+    return theta, rng.permutation(m), _category_means(s, 3), size, rng
+
+
+@given(code_cases())
+def test_group_code_means_matches_twin(case):
+    theta, perm, a, size, rng = case
+    eps = 1e-7
+    t = Tensor(theta)
+    cond = group_code_means(t, perm, a, size, eps)
+    assert cond.shape == (3, n_code_columns(theta.shape[1], size)) and cond.data.dtype == theta.dtype
+    tol = 1e-6 if theta.dtype == np.float32 else 1e-12
+    assert np.allclose(cond.data, ref.codes_forward(theta, perm, a, size, eps), rtol=tol, atol=tol)
+    gcond = rng.normal(size=cond.shape)
+    cond.backward(gcond)
+    expected = ref.codes_backward(theta, perm, a, size, eps, gcond)
+    if theta.size:
+        assert np.allclose(t.grad, expected, rtol=1e-5 if theta.dtype == np.float32 else 1e-10,
+                           atol=tol * np.abs(expected).max())
+
+
+def test_group_code_means_columns_are_code_probabilities():
+    rng = np.random.default_rng(1)
+    theta = rng.uniform(0.05, 0.95, (7, 6))
+    a = np.eye(7)  # one category per row: cond = P itself
+    cond = group_code_means(Tensor(theta), np.arange(6), a, 4, 0.0).data  # groups of 4 and 2
+    assert cond.shape == (7, 16 + 4)
+    assert np.allclose(cond[:, :16].sum(axis=1), 1.0) and np.allclose(cond[:, 16:].sum(axis=1), 1.0)
+    t = theta
+    assert np.allclose(cond[:, 0b1011], t[:, 0] * t[:, 1] * (1 - t[:, 2]) * t[:, 3])  # code bit i = neuron i
+    assert np.allclose(cond[:, 16 + 0b10], (1 - t[:, 4]) * t[:, 5])
+
+
+@pytest.mark.parametrize("m,size", [(6, 2), (7, 3), (5, 5)])
+def test_group_code_means_gradcheck(m, size):
+    rng = np.random.default_rng(m)
+    s = np.tile([0, 1, 1, 2], 3)
+    perm = rng.permutation(m)
+    assert gradcheck(lambda t: group_code_means(t, perm, _category_means(s, 3), size, 1e-7),
+                     [rng.uniform(0.05, 0.95, (12, m))])
+
+
+@given(st.integers(0, 70), st.integers(1, 70), st.integers(0, 2**32 - 1))
+def test_stochastic_activation_matches_twin(n, m, seed):
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 300))
+    dot = rng.integers(-k, k + 1, (n, m)).astype(np.float32)
+    b = rng.normal(size=m).astype(np.float32)
+    d, bt = Tensor(dot), Tensor(b)
+    theta = stochastic_activation(d, bt, k, 32.0)
+    assert theta.data.dtype == np.float32
+    assert np.allclose(theta.data, ref.activation_forward(dot, b, k, 32.0), rtol=1e-6, atol=1e-7)
+    g = rng.normal(size=(n, m)).astype(np.float32)
+    theta.backward(g)
+    ga = ref.activation_backward(theta.data, g, 32.0)
+    assert np.allclose(bt.grad, ga.sum(axis=0), rtol=1e-5, atol=1e-5)
+    assert np.allclose(d.grad, ga / k, rtol=1e-5, atol=1e-6)
+
+
+def test_stochastic_activation_gradcheck():
+    rng = np.random.default_rng(3)
+    assert gradcheck(lambda d, b: stochastic_activation(d, b, 5, 3.0), [rng.normal(size=(4, 3)) * 5,
+                                                                        rng.normal(size=3)])
+
+
+def test_same_bits_for_any_thread_count():
+    rng = np.random.default_rng(4)
+    n, m = 3000, 64  # large enough for the parallel builds
+    theta = rng.uniform(0, 1, (n, m)).astype(np.float32)
+    a = _category_means(rng.integers(0, 2, n), 2)
+    perm = rng.permutation(m)
+    gcond = rng.normal(size=(2, n_code_columns(m, 4)))
+    dot = rng.integers(-64, 65, (n, m)).astype(np.float32)
+    results = []
+    before = numba.get_num_threads()
+    try:
+        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            t, d = Tensor(theta), Tensor(dot)
+            group_code_means(t, perm, a, 4, 1e-7).backward(gcond)
+            act = stochastic_activation(d, Tensor(np.zeros(m, np.float32)), 64, 32.0)
+            act.backward(np.ones((n, m), np.float32))
+            results.append((t.grad, act.data, d.grad))
+    finally:
+        numba.set_num_threads(before)
+    for got in results[1:]:
+        for x, y in zip(results[0], got, strict=True):
+            assert np.array_equal(x, y)

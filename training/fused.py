@@ -1,0 +1,230 @@
+"""Fused autograd ops for the hot part of SQNN training, computed by numba kernels.
+
+Each op is one :class:`~training.autograd.Tensor` node whose forward and backward are numba kernels; the
+plain numpy twins of the kernels are in :mod:`training.fused_reference` and the tests compare the two and
+check every gradient with :func:`~training.autograd.gradcheck`.
+
+* :func:`stochastic_activation`: the activation probability of a hidden layer from its ±1 dot product::
+
+      θ = σ(slope · (dot / k + b))                               (n, m)
+      ∂θ/∂dot = slope θ (1 − θ) / k,    ∂θ/∂b = slope θ (1 − θ)
+
+* :func:`group_code_means`: per-category means of the joint code probabilities of groups of neurons, the
+  inner part of the grouped information ``Σ_g I(T_g; S)`` (:func:`training.losses.grouped_mi_tensor`).
+  Neurons ``perm[g·size : (g+1)·size]`` form group ``g`` (the last group takes the remainder); with
+  ``θ' = θ (1 − 2ε) + ε`` (kept inside (0, 1)) the probability of code ``t`` (bit ``i`` = neuron ``i``) is a
+  product, and its mean over the rows of category ``v`` is an ``A``-weighted sum::
+
+      P_rg(t) = Π_i θ'_ri^{t_i} (1 − θ'_ri)^{1 − t_i}
+      cond[v, g·2^size + t] = Σ_r A[v, r] P_rg(t)
+      ∂cond[v, g, t]/∂θ_ri = (1 − 2ε) A[v, r] P_rg(t) (t_i / θ'_ri − (1 − t_i) / (1 − θ'_ri))
+
+  The (n, groups · 2^size) matrix of code probabilities is never stored: the backward pass recomputes it.
+
+Threads: every kernel gives each output element to exactly one thread and sums in a fixed order, so results
+are bit-identical for any ``numba.get_num_threads()``. Arithmetic is float64 inside; outputs take the dtype
+of ``θ`` (float32 in training).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+from sqnn_kernels._jit import PARALLEL_MIN_WORK, Dual, dual, jit
+
+from .autograd import Tensor
+
+__all__ = ["group_code_means", "n_code_columns", "stochastic_activation"]
+
+_BLOCK = 64  # rows per block: the innermost, vectorised loop of the code kernels runs over a block's rows
+
+
+def n_code_columns(m: int, size: int) -> int:
+    """Columns of :func:`group_code_means`: ``2^size`` per full group, ``2^(m mod size)`` for a remainder."""
+    full, rest = divmod(m, size)
+    return (full << size) + ((1 << rest) if rest else 0)
+
+
+def _run(kernel: Dual, work: int, *args) -> None:
+    """The parallel build of ``kernel`` for at least ``PARALLEL_MIN_WORK`` elementary operations when more
+    than one numba thread is available, the serial build otherwise (same result either way)."""
+    parallel = work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
+    (kernel.parallel if parallel else kernel.serial)(*args)
+
+
+# -- kernels ----------------------------------------------------------------------------------------------
+@dual
+def _activation_forward(dot, b, inv_k, slope, theta):
+    n, m = dot.shape
+    for blk in prange((n + _BLOCK - 1) // _BLOCK):
+        for r in range(blk * _BLOCK, min(n, blk * _BLOCK + _BLOCK)):
+            for j in range(m):
+                theta[r, j] = -slope * (np.float64(dot[r, j]) * inv_k + np.float64(b[j]))
+                theta[r, j] = 1.0 / (1.0 + np.exp(theta[r, j]))  # exp in θ's precision (expf for float32)
+
+
+@dual
+def _activation_backward(theta, g, slope, ga):
+    n, m = theta.shape
+    for blk in prange((n + _BLOCK - 1) // _BLOCK):
+        for r in range(blk * _BLOCK, min(n, blk * _BLOCK + _BLOCK)):
+            for j in range(m):
+                t = np.float64(theta[r, j])
+                ga[r, j] = np.float64(g[r, j]) * slope * t * (1.0 - t)
+
+
+@jit(inline="always")
+def _block_codes(theta, perm, lo, sz, r0, nb, scale, eps, th, p):
+    """``th[i, j] = θ'`` of neuron ``perm[lo + i]`` and ``p[t, j] = P(t)`` for rows ``r0 + j``, ``j < nb``."""
+    for i in range(sz):
+        c = perm[lo + i]
+        for j in range(nb):
+            th[i, j] = np.float64(theta[r0 + j, c]) * scale + eps
+    for j in range(nb):
+        p[0, j] = 1.0
+    for i in range(sz):
+        half = 1 << i
+        for t in range(half):
+            for j in range(nb):  # rows innermost: contiguous, vectorised
+                x = p[t, j]
+                p[t + half, j] = x * th[i, j]
+                p[t, j] = x * (1.0 - th[i, j])
+
+
+@dual
+def _codes_forward(theta, perm, a, size, eps, cond):
+    n, m = theta.shape
+    n_cat = a.shape[0]
+    n_groups = (m + size - 1) // size
+    scale = 1.0 - 2.0 * eps
+    for g in prange(n_groups):  # each group owns its columns of cond; its rows are summed in a fixed order
+        lo = g * size
+        sz = min(size, m - lo)
+        col0 = g << size
+        th = np.empty((sz, _BLOCK))
+        p = np.empty((1 << sz, _BLOCK))
+        acc = np.zeros((n_cat, 1 << sz, _BLOCK))  # one partial sum per row slot j: no reassociation needed
+        for r0 in range(0, n, _BLOCK):
+            nb = min(_BLOCK, n - r0)
+            _block_codes(theta, perm, lo, sz, r0, nb, scale, eps, th, p)
+            for v in range(n_cat):
+                for t in range(1 << sz):
+                    for j in range(nb):
+                        acc[v, t, j] += np.float64(a[v, r0 + j]) * p[t, j]
+        for v in range(n_cat):
+            for t in range(1 << sz):
+                total = 0.0
+                for j in range(_BLOCK):
+                    total += acc[v, t, j]
+                cond[v, col0 + t] = total
+
+
+@dual
+def _codes_backward(theta, perm, a, size, eps, gcond, gtheta):
+    n, m = theta.shape
+    n_cat = a.shape[0]
+    n_groups = (m + size - 1) // size
+    scale = 1.0 - 2.0 * eps
+    for blk in prange((n + _BLOCK - 1) // _BLOCK):  # each block of rows owns its rows of gtheta
+        r0 = blk * _BLOCK
+        nb = min(_BLOCK, n - r0)
+        th = np.empty((size, _BLOCK))
+        p = np.empty((1 << size, _BLOCK))
+        on = np.empty(_BLOCK)
+        off = np.empty(_BLOCK)
+        for g in range(n_groups):
+            lo = g * size
+            sz = min(size, m - lo)
+            col0 = g << size
+            _block_codes(theta, perm, lo, sz, r0, nb, scale, eps, th, p)
+            for t in range(1 << sz):  # p becomes ∂L/∂P(t) · P(t), ∂L/∂P_r(t) = Σ_v A[v, r] ∂L/∂cond[v, t]
+                for j in range(nb):
+                    on[j] = 0.0
+                for v in range(n_cat):
+                    gv = np.float64(gcond[v, col0 + t])
+                    for j in range(nb):
+                        on[j] += np.float64(a[v, r0 + j]) * gv
+                for j in range(nb):
+                    p[t, j] *= on[j]
+            for i in range(sz):
+                for j in range(nb):
+                    on[j] = 0.0
+                    off[j] = 0.0
+                for t in range(1 << sz):
+                    if (t >> i) & 1:
+                        for j in range(nb):
+                            on[j] += p[t, j]
+                    else:
+                        for j in range(nb):
+                            off[j] += p[t, j]
+                c = perm[lo + i]
+                for j in range(nb):
+                    gtheta[r0 + j, c] = scale * (on[j] / th[i, j] - off[j] / (1.0 - th[i, j]))
+
+
+# -- autograd ops -----------------------------------------------------------------------------------------
+def stochastic_activation(dot: Tensor, b: Tensor, k: int, slope: float) -> Tensor:
+    """``θ = σ(slope · (dot / k + b))`` of a hidden layer as one op (see the module docstring).
+
+    Parameters
+    ----------
+    dot : Tensor (n, m)
+        ±1 dot products ``x · sign(W)``.
+    b : Tensor (m,)
+        Bias in units of ``dot / k``.
+    k, slope : fan-in and steepness.
+    """
+    d = np.ascontiguousarray(dot.data)
+    n, m = d.shape
+    theta = np.empty((n, m), dtype=d.dtype)
+    bias = np.ascontiguousarray(b.data, dtype=np.float64)
+    slope = float(slope)
+    inv_k = 1.0 / float(k)
+    _run(_activation_forward, n * m * 16, d, bias, inv_k, slope, theta)
+
+    def _backward(g):
+        ga = np.empty((n, m), dtype=np.float64)
+        _run(_activation_backward, n * m * 4, theta, np.ascontiguousarray(g), slope, ga)
+        if b.requires_grad:
+            b._acc(ga.sum(axis=0))
+        if dot.requires_grad:
+            dot._acc((ga * inv_k).astype(d.dtype))
+
+    return dot._child(theta, (dot, b), "stochastic_activation", _backward)
+
+
+def group_code_means(theta: Tensor, perm: np.ndarray, a: np.ndarray, size: int, eps: float) -> Tensor:
+    """``cond[v, g·2^size + t]`` (C, cols): ``A``-weighted row sums of the code probabilities of each group.
+
+    Parameters
+    ----------
+    theta : Tensor (n, m)
+        Activation probabilities in [0, 1].
+    perm : int array (m,)
+        Neuron order; consecutive runs of ``size`` form the groups.
+    a : float array (C, n)
+        Row weights per category (e.g. ``1[s_r = v] / N_v``: per-category means).
+    size : int
+        Group size, ``1 ≤ size ≤ 16``.
+    eps : float
+        ``θ`` is mapped to ``θ (1 − 2ε) + ε`` first.
+    """
+    th = np.ascontiguousarray(theta.data)
+    n, m = th.shape
+    perm = np.ascontiguousarray(perm, dtype=np.int64)
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    size = int(size)
+    cols = n_code_columns(m, size)
+    cond = np.empty((a.shape[0], cols), dtype=np.float64)
+    work = n * cols * 4
+    _run(_codes_forward, work, th, perm, a, size, float(eps), cond)
+
+    def _backward(g):
+        gtheta = np.empty((n, m), dtype=np.float64)
+        gcond = np.ascontiguousarray(g, dtype=np.float64)
+        _run(_codes_backward, work * 2, th, perm, a, size, float(eps), gcond, gtheta)
+        theta._acc(gtheta)
+
+    return theta._child(cond.astype(th.dtype), (theta,), "group_code_means", _backward)

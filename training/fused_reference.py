@@ -1,0 +1,58 @@
+"""Plain numpy twins of the kernels of :mod:`training.fused` (readable, slow; the tests compare the two)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["activation_backward", "activation_forward", "codes_backward", "codes_forward"]
+
+
+def activation_forward(dot: np.ndarray, b: np.ndarray, k: int, slope: float) -> np.ndarray:
+    """``θ = σ(slope · (dot / k + b))`` in float64."""
+    a = np.asarray(dot, dtype=np.float64) / k + np.asarray(b, dtype=np.float64)
+    return 1.0 / (1.0 + np.exp(-slope * a))
+
+
+def activation_backward(theta: np.ndarray, g: np.ndarray, slope: float) -> np.ndarray:
+    """``∂L/∂a = g · slope · θ (1 − θ)`` for ``a = dot / k + b`` (float64)."""
+    t = np.asarray(theta, dtype=np.float64)
+    return np.asarray(g, dtype=np.float64) * slope * t * (1.0 - t)
+
+
+def _group_probs(theta: np.ndarray, perm: np.ndarray, size: int, eps: float):
+    """Yield ``(column offset, θ' of the group (n, sz), code bits (2^sz, sz), P (n, 2^sz))`` per group."""
+    th = np.asarray(theta, dtype=np.float64)[:, np.asarray(perm)] * (1.0 - 2.0 * eps) + eps
+    m = th.shape[1]
+    for g, lo in enumerate(range(0, m, size)):
+        part = th[:, lo:lo + size]
+        sz = part.shape[1]
+        bits = (np.arange(1 << sz)[:, None] >> np.arange(sz)[None, :]) & 1  # code t has bit i = neuron i
+        probs = np.prod(np.where(bits[None, :, :] == 1, part[:, None, :], 1.0 - part[:, None, :]), axis=2)
+        yield g << size, part, bits, probs
+
+
+def codes_forward(theta: np.ndarray, perm: np.ndarray, a: np.ndarray, size: int, eps: float) -> np.ndarray:
+    """``cond[v, g·2^size + t] = Σ_r A[v, r] P_rg(t)`` (float64; see :mod:`training.fused`)."""
+    from .fused import n_code_columns
+
+    a = np.asarray(a, dtype=np.float64)
+    cond = np.zeros((a.shape[0], n_code_columns(np.shape(theta)[1], size)))
+    for col0, _, _, probs in _group_probs(theta, perm, size, eps):
+        cond[:, col0:col0 + probs.shape[1]] = a @ probs
+    return cond
+
+
+def codes_backward(theta: np.ndarray, perm: np.ndarray, a: np.ndarray, size: int, eps: float,
+                   gcond: np.ndarray) -> np.ndarray:
+    """``∂L/∂θ`` (n, m) given ``∂L/∂cond`` (float64)."""
+    a = np.asarray(a, dtype=np.float64)
+    gcond = np.asarray(gcond, dtype=np.float64)
+    gtheta = np.zeros(np.shape(theta))
+    perm = np.asarray(perm)
+    for col0, part, bits, probs in _group_probs(theta, perm, size, eps):
+        sz = part.shape[1]
+        gp = (a.T @ gcond[:, col0:col0 + probs.shape[1]]) * probs  # (n, 2^sz)
+        g = (gp @ bits) / part - (gp @ (1 - bits)) / (1.0 - part)
+        lo = (col0 >> size) * size
+        gtheta[:, perm[lo:lo + sz]] = g * (1.0 - 2.0 * eps)
+    return gtheta
