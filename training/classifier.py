@@ -106,6 +106,19 @@ def _single_threaded():
         numba.set_num_threads(before)
 
 
+@contextmanager
+def _training_threads():
+    """Run fit on the threads it is given: the fused kernels of :mod:`training.fused` use numba's thread count
+    (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``); BLAS runs on one thread (a batch's matrix products are
+    too small to gain from a hand-off). Every kernel gives each output element to one thread and sums in a
+    fixed order, so the fit is the same for any thread count (tested). On a machine busier than its cores,
+    ``NUMBA_NUM_THREADS=1`` is faster."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def _json_param(value):
     """A constructor parameter as plain JSON (numpy scalars → Python numbers, tuples → lists).
 
@@ -433,7 +446,7 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
             symbol = {"gamma": "γ", "strength": "λ"}.get(name, name)
             bar = tqdm(epochs, desc=f"{type(self).__name__} {symbol}={weight:g}", unit="epoch", leave=False)
             epochs = bar
-        with _single_threaded():
+        with _training_threads():
             self._train_loop(epochs, x0, y, s, w, weight_mean, groups, hidden, n_cat, mi_layers, opt, rng,
                              history, bar, weighting)
             weighting.finish(self, [(w.data, b.data) for w, b in self._tensors])
