@@ -22,3 +22,47 @@ def numpy_popcount_dense(xp: np.ndarray, wp: np.ndarray, k: int, rows: int = 64)
 def numpy_bernoulli_packbits(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``rng.random(p.shape) < p`` then ``np.packbits`` (little bit order)."""
     return np.packbits(rng.random(p.shape) < p, axis=1, bitorder="little")
+
+
+# -- training: the hot ops of the trainer as plain numpy-autograd compositions (before training.fused) --
+def autograd_activation(dot, b, k: int, slope: float):
+    """``θ = σ(slope · (dot / k + b))`` as four autograd ops (scale, add, scale, sigmoid)."""
+    return ((dot * (1.0 / k) + b) * slope).sigmoid()
+
+
+def autograd_code_means(theta, perm: np.ndarray, a: np.ndarray, size: int, eps: float):
+    """:func:`training.fused.group_code_means` from autograd ops: permute, clip, then per part of equal-size
+    groups ``P = exp(log θ' @ B + log(1 − θ') @ (1 − B))`` (one matmul over all (row, group) pairs, a custom
+    op for the exp-of-matmul) and ``A @ P``; parts concatenated."""
+    from training.autograd import Tensor, concat
+
+    m = theta.shape[1]
+    dt = theta.data.dtype
+    theta = theta.permute_columns(np.asarray(perm)) * (1.0 - 2.0 * eps) + eps
+    a_t = Tensor(np.asarray(a, dtype=dt), requires_grad=False)
+    parts = []
+    full, rest = divmod(m, size)
+    for lo, n_groups, sz in ((0, full, size), (full * size, 1, rest)):
+        if not n_groups or not sz:
+            continue
+        sel = np.zeros((m, n_groups * sz), dtype=dt)
+        sel[lo + np.arange(n_groups * sz), np.arange(n_groups * sz)] = 1.0
+        part = theta @ Tensor(sel, requires_grad=False) if (lo, n_groups * sz) != (0, m) else theta
+        parts.append(a_t @ _code_probs(part, n_groups, sz))
+    return parts[0] if len(parts) == 1 else concat(parts, axis=1)
+
+
+def _code_probs(theta, n_groups: int, size: int):
+    """Probabilities (n, groups · 2^size) of every code of each group of ``size`` consecutive columns."""
+    n = theta.shape[0]
+    dt = theta.data.dtype
+    codes = ((np.arange(1 << size)[None, :] >> np.arange(size)[:, None]) & 1).astype(dt)  # (size, 2^size)
+    anti = (1.0 - codes).astype(dt)
+    th = theta.data.reshape(n * n_groups, size)
+    probs = np.exp(np.log(th) @ codes + np.log1p(-th) @ anti)
+
+    def backward(g):
+        gp = g.reshape(n * n_groups, 1 << size) * probs
+        theta._acc(((gp @ codes.T) / th - (gp @ anti.T) / (1.0 - th)).reshape(theta.data.shape))
+
+    return theta._child(probs.reshape(n, n_groups << size), (theta,), "code_probs", backward)

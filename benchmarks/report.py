@@ -37,7 +37,8 @@ from benchmarks.machine import numba_isa
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-EXTRA_FIELDS = ("width", "batch", "peak_rss_mb", "inference_extra_mb", "input_mb", "output_mb")
+EXTRA_FIELDS = ("width", "batch", "peak_rss_mb", "inference_extra_mb", "input_mb", "output_mb",
+                "peak_rss_long_mb", "epoch_s_median")
 
 
 def run_suite(suite: str, threads: int, extra_args: list[str] | None = None, *, quick: bool = False,
@@ -129,7 +130,7 @@ def format_table(rows: list[dict], stat: str = "median") -> str:
     """Plain-text table of the summary rows."""
     head = (
         f"{'group':40} {'kernel':34} {'thr':>3} {stat:>11} {'x baseline':>10} {'G MAC/s':>8}"
-        f" {'events/s':>10}  isa"
+        f" {'events/s':>10} {'peak RSS MB':>11}  isa"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -137,9 +138,10 @@ def format_table(rows: list[dict], stat: str = "median") -> str:
         gmacs = f"{r['gmacs']:.1f}" if r["gmacs"] else ""
         ev = f"{r['events_per_s']:.3g}" if r["events_per_s"] else ""
         t = r["median_s"] if stat == "median" else r["min_s"]
+        rss = f"{r['peak_rss_mb']:.0f}" if r.get("peak_rss_mb") else ""  # fresh process running that row
         lines.append(
             f"{r['group'][:40]:40} {r['name'][:34]:34} {r['threads']:>3} {t * 1e3:>9.3f}ms"
-            f" {ratio:>10} {gmacs:>8} {ev:>10}  {r.get('isa', '')}"
+            f" {ratio:>10} {gmacs:>8} {ev:>10} {rss:>11}  {r.get('isa', '')}"
         )
     return "\n".join(lines)
 

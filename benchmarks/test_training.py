@@ -1,0 +1,126 @@
+"""Training beside prediction: time per epoch of ``SQNNClassifier.fit`` and the peak RSS of fit and predict.
+
+Groups (``extra_info``: ``events`` = rows per call, ``baseline`` marks what each ratio is measured against):
+
+* ``fit 50k x 18, (64, 64)``: two epochs of the default ``SQNNClassifier(hidden=(64, 64))`` (grouped
+  ``I(T; S)``, batch 2048) with the fused numba ops of :mod:`training.fused`, beside the **baseline**: the
+  same fit with those ops replaced by their plain numpy-autograd compositions
+  (:func:`benchmarks.baselines.autograd_activation`, :func:`benchmarks.baselines.autograd_code_means`), i.e.
+  the trainer before the fusion. Same model, same data, same random state.
+* ``predict 50k x 18, (64, 64)``: ``predict_proba`` of the fitted model on the same rows.
+
+Every row records ``peak_rss_mb``: the peak RSS of a fresh process that runs only that workload (``ru_maxrss``
+of the child: interpreter, numba, scikit-learn and the data included), and the fit rows also the peak after
+``SQNN_BENCH_FIT_LONG`` epochs (``peak_rss_long_mb``), which must not grow with the number of epochs.
+``SQNN_BENCH_QUICK=1`` shrinks the data for smoke tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks import baselines
+
+QUICK = os.environ.get("SQNN_BENCH_QUICK", "") not in ("", "0")
+ROOT = Path(__file__).resolve().parent.parent
+N_ROWS = 5000 if QUICK else 50_000
+EPOCHS = 2
+LONG_EPOCHS = int(os.environ.get("SQNN_BENCH_FIT_LONG", "3" if QUICK else "10"))
+GROUP = f"{N_ROWS // 1000}k x 18, (64, 64)"
+
+_PROBE = r"""
+import json, resource, sys
+sys.path.insert(0, sys.argv[1])
+from benchmarks.test_training import data, numpy_autograd_ops
+from training import SQNNClassifier
+what, n, epochs = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+x, y, s = data(n)
+model = SQNNClassifier(hidden=(64, 64), epochs=epochs, random_state=0)
+if what == "predict":
+    model.fit(x[:500], y[:500], s[:500])  # a small fit: the probe measures predict
+    model.predict_proba(x)
+elif what == "fit_numpy":
+    with numpy_autograd_ops():
+        model.fit(x, y, s)
+else:
+    model.fit(x, y, s)
+print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def data(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` rows of 18 float features, labels 0/1 for domain 0 and −1 (unlabelled) for domain 1."""
+    rng = np.random.default_rng(0)
+    s = rng.integers(0, 2, n)
+    x = rng.standard_normal((n, 18))
+    x[:, 2] += 0.5 * s
+    y = (x[:, 0] + 0.5 * x[:, 1] + rng.standard_normal(n) > 0).astype(int)
+    return x, np.where(s == 1, -1, y), s
+
+
+@contextmanager
+def numpy_autograd_ops():
+    """Swap the fused ops of the trainer for their plain numpy-autograd compositions (the baseline)."""
+    import training.classifier as classifier
+    import training.losses as losses
+
+    saved = classifier.stochastic_activation, losses.group_code_means
+    classifier.stochastic_activation = baselines.autograd_activation
+    losses.group_code_means = baselines.autograd_code_means
+    try:
+        yield
+    finally:
+        classifier.stochastic_activation, losses.group_code_means = saved
+
+
+def peak_rss(what: str, epochs: int) -> float:
+    """Peak RSS (MB) of a fresh process running one workload (see the module docstring)."""
+    proc = subprocess.run([sys.executable, "-c", _PROBE, str(ROOT), what, str(N_ROWS), str(epochs)],
+                          capture_output=True, text=True, cwd=ROOT, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])["peak_rss_mb"]
+
+
+def _fit(epochs: int):
+    from training import SQNNClassifier
+
+    x, y, s = data(N_ROWS)
+    return SQNNClassifier(hidden=(64, 64), epochs=epochs, random_state=0).fit(x, y, s)
+
+
+@pytest.mark.parametrize("impl", ["numpy_autograd", "fused"])
+@pytest.mark.benchmark(group=f"fit {GROUP}")
+def test_fit(benchmark, impl):
+    numpy_ops = impl == "numpy_autograd"
+    probe = "fit_numpy" if numpy_ops else "fit"
+    benchmark.extra_info.update(events=N_ROWS * EPOCHS, baseline=numpy_ops, epochs=EPOCHS,
+                                peak_rss_mb=round(peak_rss(probe, EPOCHS), 1),
+                                peak_rss_long_mb=round(peak_rss(probe, LONG_EPOCHS), 1),
+                                long_epochs=LONG_EPOCHS)
+    with numpy_autograd_ops() if numpy_ops else _nothing():
+        _fit(1)  # numba cache load, first-call costs
+        model = benchmark.pedantic(_fit, (EPOCHS,), rounds=3, iterations=1, warmup_rounds=0)
+    benchmark.extra_info["epoch_s_median"] = float(np.median(model.history_["seconds"]))
+
+
+@pytest.mark.benchmark(group=f"predict {GROUP}")
+def test_predict(benchmark):
+    x, y, s = data(N_ROWS)
+    from training import SQNNClassifier
+
+    model = SQNNClassifier(hidden=(64, 64), epochs=1, random_state=0).fit(x[:2000], y[:2000], s[:2000])
+    model.predict_proba(x[:100])
+    benchmark.extra_info.update(events=N_ROWS, baseline=True, peak_rss_mb=round(peak_rss("predict", 1), 1))
+    benchmark.pedantic(model.predict_proba, (x,), rounds=5, iterations=1, warmup_rounds=1)
+
+
+@contextmanager
+def _nothing():
+    yield
