@@ -7,6 +7,7 @@ import pytest
 from spec_factory import JET_CLASSES, five_class_data, five_class_spec
 
 import sqnn_kernels as sk
+from sqnn_kernels.engine import supports
 from sqnn_kernels.scoring import probabilities
 from training import GradientReversalClassifier, MLPBaseline, SQNNClassifier
 from training.autograd import Tensor
@@ -95,6 +96,7 @@ def test_softmax_cross_entropy_value_and_gradient():
 def test_five_class_spec_engine_matches_layered_path():
     rng = np.random.default_rng(4)
     spec = five_class_spec(rng)
+    assert supports(spec)  # K = 5 outputs run in the fused engine
     x = rng.normal(size=(300, 6))
     np.testing.assert_array_equal(sk.predict_scores(spec, x), sk.forward(spec, x)[0])
     p = spec.predict_proba(x)

@@ -142,3 +142,16 @@ def test_evaluate_protocol_takes_weights():
             for w in (None, np.ones(len(x)))]
     for key in ("label_auc_s1", "label_auc_s0", "adversary_auc", "ks"):
         assert runs[0][f"{key}_mean"] == runs[1][f"{key}_mean"], key
+
+
+def test_integer_weights_equal_repeated_rows_where_the_batch_order_allows():
+    """One full batch and no sampling (the float MLP): the fit with integer weights equals the fit on repeated
+    rows up to the summation order of the batch (the SQNNs also draw Bernoulli samples per row position)."""
+    x, y, s, rng = _data(200)
+    w = rng.integers(1, 4, len(x)).astype(np.float64)
+    rep = np.repeat(np.arange(len(x)), w.astype(int))
+    kw = {"hidden": (8,), "epochs": 5, "batch_size": 10_000, "random_state": 0}
+    a = MLPBaseline(**kw).fit(x, y, s, sample_weight=w)
+    b = MLPBaseline(**kw).fit(x[rep], y[rep], s[rep])
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-5)
+    np.testing.assert_allclose(a.predict_proba(x), b.predict_proba(x), rtol=0, atol=1e-5)

@@ -55,7 +55,9 @@ class MLPBaseline(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesOutM
     Trained with Adam on the (weighted) cross-entropy of labelled rows (rows equal to ``unlabelled`` are
     ignored; ``s`` only stratifies the mini-batches): one logit and the sigmoid for two classes, K logits
     and the softmax for K ≥ 3 (:func:`sqnn_kernels.scoring.probabilities` with scale 1, offset 0).
-    ``transform`` returns the last hidden layer (float).
+    ``transform`` returns the last hidden layer (float). Inputs are standardised with the weighted mean and
+    standard deviation (weights: the positive part of ``sample_weight``, so integer weights equal repeated
+    rows; a negative-weight row does not shift the standardisation).
     """
 
     __metadata_request__fit: ClassVar[dict] = {"s": True}
@@ -106,8 +108,11 @@ class MLPBaseline(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesOutM
             raise ValueError("the weights of the labelled rows must sum to a positive number")
         rng = np.random.default_rng(self.random_state)
         self.classes_ = classes
-        self.mean_ = X[w != 0].mean(axis=0)
-        std = X[w != 0].std(axis=0)
+        pos = np.maximum(w, 0.0)  # standardisation statistics: weighted by the positive part of the weights
+        if not pos.sum() > 0:
+            raise ValueError("sample_weight must have positive entries")
+        self.mean_ = np.average(X, axis=0, weights=pos)
+        std = np.sqrt(np.average((X - self.mean_) ** 2, axis=0, weights=pos))
         self.scale_ = np.where(std > 0, std, 1.0)
         xs = ((X - self.mean_) / self.scale_).astype(np.float32)
         n_out = 1 if len(classes) == 2 else len(classes)
