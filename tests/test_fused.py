@@ -117,8 +117,10 @@ def test_same_bits_for_any_thread_count():
             assert np.array_equal(x, y)
 
 
-def test_fit_is_the_same_for_any_thread_count():
+def test_fit_is_the_same_for_any_thread_count(monkeypatch):
     from training import SQNNClassifier
+
+    monkeypatch.setenv("NUMBA_NUM_THREADS", str(numba.config.NUMBA_NUM_THREADS))  # fit uses chosen threads
 
     rng = np.random.default_rng(5)
     x = rng.normal(size=(1100, 4))
@@ -138,3 +140,20 @@ def test_fit_is_the_same_for_any_thread_count():
         assert np.array_equal(model.layers_[0]["W"], fits[0].layers_[0]["W"])
         assert np.array_equal(model.layers_[0]["b"], fits[0].layers_[0]["b"])
         assert model.history_["loss"] == fits[0].history_["loss"]
+
+
+def test_fit_runs_on_the_threads_it_is_given(monkeypatch):
+    import training.classifier as classifier
+
+    seen = []
+    monkeypatch.setattr(classifier.SQNNClassifier, "_train_loop",
+                        lambda self, *args: seen.append(numba.get_num_threads()))
+    x = np.random.default_rng(6).normal(size=(40, 2))
+    y = np.arange(40) % 2
+    n = numba.config.NUMBA_NUM_THREADS
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    classifier.SQNNClassifier(hidden=(4,), epochs=1, gamma=0.0).fit(x, y)  # no choice made: one thread
+    monkeypatch.setenv("NUMBA_NUM_THREADS", str(n))
+    classifier.SQNNClassifier(hidden=(4,), epochs=1, gamma=0.0).fit(x, y)  # chosen: all of them
+    assert seen == [1, n]
+    assert numba.get_num_threads() == n  # restored

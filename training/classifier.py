@@ -108,15 +108,28 @@ def _single_threaded():
 
 @contextmanager
 def _training_threads():
-    """Run fit on the threads it is given: the fused kernels of :mod:`training.fused` use numba's thread count
-    (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``); BLAS runs on one thread (a batch's matrix products are
-    too small to gain from a hand-off). Every kernel gives each output element to one thread and sums in a
-    fixed order, so the fit is the same for any thread count (tested). On a machine busier than its cores,
-    ``NUMBA_NUM_THREADS=1`` is faster."""
+    """Run fit on the threads it is given.
+
+    The fused kernels of :mod:`training.fused` run on numba's thread count when the user chose one
+    (``NUMBA_NUM_THREADS`` in the environment, or ``numba.set_num_threads``); otherwise on one thread, because
+    a batch's kernels last about a millisecond and on a machine busier than its cores waiting threads cost
+    more than they gain (measured 3x slower with 2 threads on 2 oversubscribed cores). BLAS always runs on one
+    thread (a batch's matrix products are small). Every kernel gives each output element to one thread and
+    sums in a fixed order, so the fit is the same for any thread count (tested).
+    """
+    import os
+
+    import numba
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+    before = numba.get_num_threads()
+    chosen = "NUMBA_NUM_THREADS" in os.environ or before != numba.config.NUMBA_NUM_THREADS
+    try:
+        numba.set_num_threads(before if chosen else 1)
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    finally:
+        numba.set_num_threads(before)
 
 
 def _json_param(value):
