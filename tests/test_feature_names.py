@@ -62,3 +62,21 @@ def test_predict_file_and_dask_reject_other_names(trained, tmp_path):
     result = predict_dask(model, ddf, proba=True).compute(scheduler="synchronous")
     expected = SQNNClassifier.load(model).predict_proba(frame[["a", "b", "c", "d"]])[:, 1]
     np.testing.assert_array_equal(result["proba"].to_numpy(), expected)
+
+
+def test_cli_train_takes_plus_minus_one_labels_and_several_classes(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    n = 300
+    c = rng.integers(0, 3, n)
+    x = rng.normal(size=(n, 3)) + np.eye(3)[c] * 2.0
+    for labels, extra in ((np.where(c == 0, -1, 1), ["--unlabelled", "none"]), (c, [])):
+        path = tmp_path / "d.csv"
+        rows = zip(x, labels, strict=True)
+        lines = ["a,b,c,y"] + [",".join(f"{v:.5f}" for v in r) + f",{yy}" for r, yy in rows]
+        path.write_text("\n".join(lines) + "\n")
+        out = tmp_path / "m.npz"
+        assert main(["train", "--data", str(path), "--domain", "none", "--hidden", "8", "--epochs", "2",
+                     "--gamma", "0", "--out", str(out), "--quiet", *extra]) == 0, capsys.readouterr().err
+        assert list(SQNNClassifier.load(out).classes_) == sorted(set(labels.tolist()))
+    assert main(["train", "--data", str(path), "--unlabelled", "x", "--out", str(out)]) == 2
+    assert "--unlabelled must be an integer" in capsys.readouterr().err

@@ -192,24 +192,29 @@ def _train(args) -> None:
     from .tables import load_table
 
     check_not_input(args.out, args.data, what="model file")
+    marker = _unlabelled_marker(args.unlabelled)
     domain = None if args.domain.lower() in ("", "none") else args.domain
     X, y, s, names = load_table(args.data, features=_features(args.features), label=args.label,
                                 domain=domain, tree=args.tree)
     if args.unlabelled_domain is not None:
         if s is None:
             raise CLIError("--unlabelled-domain needs --domain")
-        y = np.where(s == args.unlabelled_domain, -1, y)
+        if marker is None:
+            raise CLIError("--unlabelled-domain needs an unlabelled marker (not --unlabelled none)")
+        y = np.where(s == args.unlabelled_domain, marker, y)
     kwargs = {"mi": args.mi} if args.mi else {}
     if args.epochs is not None:
         kwargs["epochs"] = args.epochs
     model = SQNNClassifier(hidden=_parse_hidden(args.hidden), gamma=args.gamma, random_state=args.seed,
-                           verbose=not args.quiet, **kwargs)
+                           verbose=not args.quiet, unlabelled=marker, **kwargs)
     t0 = time.perf_counter()
     import pandas as pd
 
     X = pd.DataFrame(X, columns=names)  # the model remembers the names (saved, checked at predict)
     model.fit(X, y, s)
-    print(f"trained on {len(X)} rows ({int((y >= 0).sum())} labelled) in {time.perf_counter() - t0:.1f} s")
+    n_lab = len(y) if marker is None else int(np.count_nonzero(y != marker))
+    print(f"trained on {len(X)} rows ({n_lab} labelled, {len(model.classes_)} classes) in "
+          f"{time.perf_counter() - t0:.1f} s")
     if s is not None and np.unique(s).size >= 2:
         rep = invariance_report(model, X, y, s, adversary=False, mi=True)
         mi = ", ".join(f"{d['per_neuron']:.4f}" for d in rep.get("mi", []))
@@ -217,6 +222,16 @@ def _train(args) -> None:
               f"per-neuron MI per layer [bits] {mi}")
     model.save(args.out)
     print(f"model written to {args.out}")
+
+
+def _unlabelled_marker(text: str) -> int | None:
+    """``--unlabelled``: an integer label value, or ``none`` (every row labelled, e.g. for ±1 labels)."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise CLIError(f"--unlabelled must be an integer label value or 'none', got {text!r}") from None
 
 
 def _features(text: str | None) -> list[str] | None:
@@ -450,7 +465,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="fit an SQNNClassifier on a CSV/Parquet/ROOT table, save it (.npz)")
     train.add_argument("--data", required=True, help="input table: .csv/.csv.gz, .parquet/.pq or .root")
-    train.add_argument("--label", default="y", help="label column: 0/1, -1 = unlabelled (default y)")
+    train.add_argument("--label", default="y",
+                       help="label column: integer classes (2 or more); rows equal to --unlabelled are "
+                            "unlabelled (default y)")
+    train.add_argument("--unlabelled", default="-1",
+                       help="label value of unlabelled rows (default -1); 'none' = every row is labelled, "
+                            "e.g. for +-1 labels")
     train.add_argument("--domain", default="s",
                        help="domain column (integers; default s, as training.datasets.load_csv); "
                             "'none' if the file has none")
