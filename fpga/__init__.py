@@ -27,8 +27,9 @@ from .render import (
     render_params,
     render_project,
     render_readme,
+    render_structure,
 )
-from .resources import estimate_resources, synthesize_netlist
+from .resources import estimate_resources, synthesize_netlist, synthesize_sources
 from .simulate import (
     SimulationError,
     UnsafeCacheError,
@@ -69,8 +70,10 @@ __all__ = [
     "render_params",
     "render_project",
     "render_readme",
+    "render_structure",
     "simulate",
     "synthesize_netlist",
+    "synthesize_sources",
     "theta_quantized",
     "verify_project",
     "write_project",

@@ -1,36 +1,36 @@
 """Pure cost model of ``sqnn_core``: latency, LUT and flip-flop estimates without synthesis.
 
-The core's area is dominated by a few structures whose sizes follow from the spec alone (no synthesis):
+The core's area follows from the spec alone (see ``fpga/hdl``):
 
 * the input register, ``F · FEATURE_BITS`` flip-flops;
-* the thermometer comparators, one ``EDGE_BITS``-bit signed comparison against a constant per edge, and their
-  registered outputs (one flip-flop per thermometer bit);
-* per hidden neuron, the population count of its XNOR bits (6-bit groups, one LUT6 level, registered 3-bit
-  group counts, then their sum) and the threshold comparison;
-* the output layer: one population count per output, the bias adder and the score register.
+* the thermometer comparators, one ``EDGE_BITS``-bit comparison against a constant edge per thermometer bit
+  (plain logic, ``_LUT_PER_CMP_BIT`` LUT6 per compared bit) and one flip-flop per thermometer bit;
+* per layer, the shared count ``T`` of all ``k`` inputs and, per neuron, the count ``P_j`` of the ``n_j``
+  inputs of its rarer weight sign (:func:`fpga.render.selection`): 6-bit group counters and an adder tree,
+  ``_LUT_PER_POP_BIT`` LUT6 per counted bit; ``P_j`` and ``T`` are registered (``clog2(k + 1)`` bits each);
+* per hidden neuron, ``u = 2 P - T`` and the compare with its constant cut (``_LUT_PER_U_BIT`` per bit of
+  ``u``) and the output flip-flop; per output, the score adder and the score, class and index registers.
 
-Every term is ``coefficient × structural size``; the coefficients are calibrated against yosys
-``synth_xilinx -flatten -nobram -nolutram`` on the project's test nets (see ``tests/test_fpga_cost.py``,
-which checks the estimate against a recorded synthesis).
+Every term is ``coefficient × structural size``; the coefficients are fitted to yosys
+``synth_xilinx -flatten -nobram -nolutram`` on the trained test nets (``tests/data/fpga_*.npz``), and
+``tests/test_fpga_cost.py`` checks the estimate against the recorded synthesis (within 15 %).
 """
 
 from __future__ import annotations
 
-import math
-
 from sqnn_kernels.spec import BinaryNetSpec
 
-from .render import model_facts
+from .render import model_facts, selection, unsigned_bits
 
-# LUT6 per comparator bit and per popcount input bit, from yosys synth_xilinx on the calibration nets.
-_LUT_PER_CMP_BIT = 0.66
-_LUT_PER_POP_BIT = 0.80
+# LUT6 per compared bit, per counted bit and per bit of u = 2P - T (fitted to yosys synth_xilinx)
+_LUT_PER_CMP_BIT = 0.19
+_LUT_PER_POP_BIT = 1.20
+_LUT_PER_U_BIT = 1.0
 
 
-def _popcount_cost(k: int) -> tuple[float, int]:
-    """(LUTs, flip-flops) of one ``sqnn_popcount`` over ``k`` bits plus the registered compare."""
-    groups = math.ceil(k / 6)
-    return _LUT_PER_POP_BIT * k, 3 * groups
+def _count_width(k: int) -> int:
+    """Width of a count in ``[0, k]`` as in the HDL (at least 3 bits)."""
+    return max(3, unsigned_bits(k + 1))
 
 
 def estimate_cost(spec: BinaryNetSpec, feature_bits: int = 16) -> dict:
@@ -47,26 +47,34 @@ def estimate_cost(spec: BinaryNetSpec, feature_bits: int = 16) -> dict:
     -------
     dict
         ``{"latency_clocks": 4 + 2 · n_layers, "lut": int, "ff": int, "breakdown": {part: {"lut", "ff"}}}``
-        with parts ``input``, ``thermometer``, ``layer<l>`` and ``output``; ``lut`` and ``ff`` are the sums.
+        with parts ``input``, ``thermometer``, ``layer<l>``, ``output`` and ``valid``; ``lut`` and ``ff`` are
+        the sums of the parts.
     """
     facts = model_facts(spec, feature_bits, 0)  # validates spec and feature_bits; widths only
     parts: dict[str, dict[str, float]] = {
         "input": {"lut": 0.0, "ff": spec.n_features * feature_bits},
-        "thermometer": {
-            "lut": _LUT_PER_CMP_BIT * (feature_bits + 1) * spec.n_inputs,
-            "ff": spec.n_inputs,
-        },
+        "thermometer": {"lut": _LUT_PER_CMP_BIT * facts["EDGE_BITS"] * spec.n_inputs, "ff": spec.n_inputs},
     }
     for i, layer in enumerate(spec.layers):
-        lut, ff = _popcount_cost(layer.k)
-        parts[f"layer{i}"] = {"lut": layer.m * lut, "ff": layer.m * (ff + 1)}
-    lut, ff = _popcount_cost(spec.output.k)
-    score_bits = facts["SCORE_BITS"]
-    parts["output"] = {"lut": spec.output.n_out * lut, "ff": spec.output.n_out * (ff + score_bits + 1)}
-    parts["valid"] = {"lut": 0.0, "ff": 4 + 2 * len(spec.layers)}
+        _, indices, _ = selection(layer.weights, layer.k)
+        cw = _count_width(layer.k)
+        counted = layer.k + sum(len(ix) for ix in indices)
+        parts[f"layer{i}"] = {
+            "lut": _LUT_PER_POP_BIT * counted + _LUT_PER_U_BIT * (cw + 2) * layer.m,
+            "ff": cw + layer.m * (cw + 1),
+        }
+    out = spec.output
+    _, indices, _ = selection(out.weights, out.k)
+    cw = _count_width(out.k)
+    sb = facts["SCORE_BITS"]
+    parts["output"] = {
+        "lut": _LUT_PER_POP_BIT * (out.k + sum(len(ix) for ix in indices)) + sb * out.n_out,
+        "ff": cw + out.n_out * (cw + sb + 1) + facts["INDEX_BITS"],
+    }
+    parts["valid"] = {"lut": 0.0, "ff": facts["LATENCY"]}
     breakdown = {name: {key: round(v) for key, v in part.items()} for name, part in parts.items()}
     return {
-        "latency_clocks": 4 + 2 * len(spec.layers),
+        "latency_clocks": facts["LATENCY"],
         "lut": sum(p["lut"] for p in breakdown.values()),
         "ff": sum(p["ff"] for p in breakdown.values()),
         "breakdown": breakdown,

@@ -37,10 +37,15 @@ from .quantize import auto_frac_bits, check_format, int_range, per_feature, quan
 from .stochastic import StochasticConfig, layer_seeds, noise_table, threshold_clamp
 
 MAX_LAYERS = 3
-HDL_SOURCES = ("sqnn_core.v", "sqnn_thermometer.v", "sqnn_layer.v", "sqnn_output.v", "sqnn_popcount.v")
+HDL_SOURCES = (
+    "sqnn_core.v", "sqnn_thermometer.v", "sqnn_layer.v", "sqnn_output.v", "sqnn_popcount.v", "sqnn_ge.v"
+)
 TESTBENCH = "sqnn_tb.v"
 MANIFEST = "manifest.json"
 PARAMS = "sqnn_params.vh"
+STRUCTURE = "sqnn_struct.vh"
+HEADERS = (PARAMS, STRUCTURE)
+OUTPUT_SLOT = 3  # slot of the output layer in sqnn_struct.vh (hidden layers are 0 .. MAX_LAYERS - 1)
 MANIFEST_VERSION = 1
 _INT32 = (int(np.iinfo(np.int32).min), int(np.iinfo(np.int32).max))
 
@@ -78,6 +83,40 @@ def _weight_lines(weights: np.ndarray, k: int) -> list[str]:
 
 def _mem_text(lines: list[str], title: str) -> str:
     return f"// {title}\n" + "\n".join(lines) + "\n"
+
+
+# -- structure: which inputs each neuron counts --------------------------------------------------------
+def selection(weights: np.ndarray, k: int) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Per neuron: the inputs of its rarer weight sign, as counted by ``sqnn_layer`` / ``sqnn_output``.
+
+    With ``pol_j = 1`` if neuron j has at most k/2 weights +1 (else 0), the selected inputs are those
+    with weight ``+1`` (pol 1) or ``-1`` (pol 0). For input bits ``t`` with ``T = popcount(t)`` and ``P_j``
+    the count of the selected ones, ``q_j = ±(4 P_j - 2 T)`` (sign + for pol 1) equals ``dot_j + D_j`` with
+    ``D_j = #(+1 weights) - #(-1 weights)``.
+
+    Returns
+    -------
+    pol : int64 (m,), indices : list of int64 arrays (ascending input indices), d : int64 (m,)
+    """
+    bits = unpack_bits(weights, k).astype(bool)
+    n_plus = bits.sum(axis=1).astype(np.int64)
+    pol = (2 * n_plus <= k).astype(np.int64)
+    indices = [np.flatnonzero(row if p else ~row) for row, p in zip(bits, pol, strict=True)]
+    return pol, indices, 2 * n_plus - k
+
+
+def deterministic_cut(
+    thresholds: np.ndarray, pol: np.ndarray, d: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per neuron ``(C, inv)`` with ``bit = (u >= C) xor inv`` for ``u = 2 P - T`` (see :func:`selection`).
+
+    ``dot >= thr`` with ``dot + D = ±2u`` (+ for pol 1): pol 1 gives ``u >= ceil((thr + D) / 2)``, pol 0 gives
+    ``u <= floor(-(thr + D) / 2)``, i.e. not ``u >= floor(-(thr + D) / 2) + 1``. As ``u`` is in ``[-k, k]``,
+    ``C`` is clamped to ``[-k, k + 1]`` (always / never), which changes no bit.
+    """
+    t = np.clip(np.asarray(thresholds, dtype=np.int64), -k, k + 1) + d
+    cut = np.where(pol == 1, -((-t) // 2), (-t) // 2 + 1)
+    return np.clip(cut, -k, k + 1), (pol == 0).astype(np.int64)
 
 
 # -- model facts ----------------------------------------------------------------------------------------
@@ -150,7 +189,8 @@ def model_facts(
                 slot["T_LO"], slot["T_HI"] = threshold_clamp(k, table)
                 slot["NOISE_BITS"] = signed_bits(int(table.min()), int(table.max()))
                 slot["noise"] = table
-            slot["THR_BITS"] = signed_bits(slot["T_LO"], slot["T_HI"])
+            # the ROM holds thr' = clip(thr) + D, |D| <= k (see selection)
+            slot["THR_BITS"] = signed_bits(slot["T_LO"] - k, slot["T_HI"] + k)
             slots.append(slot)
         else:  # absent layer: identity bypass of the previous width
             slots.append({"M": widths[-1], "THR_BITS": 2, "NOISE_BITS": 2})
@@ -171,6 +211,7 @@ def model_facts(
         "slots": slots,
         "OUT_K": out.k,
         "N_OUT": out.n_out,
+        "INDEX_BITS": unsigned_bits(out.n_out),
         "SCORE_BITS": score_bits,
         "SCORE_MIN": lo,
         "SCORE_MAX": hi,
@@ -227,6 +268,7 @@ def render_params(
     lines += [
         f"localparam OUT_K        = {f['OUT_K']};",
         f"localparam N_OUT        = {f['N_OUT']};",
+        f"localparam INDEX_BITS   = {f['INDEX_BITS']};",
         f"localparam SCORE_BITS   = {f['SCORE_BITS']};",
         f"// class = (score >= CLASS_THR) <=> "
         f"sigmoid({spec.output.scale!r} * score + {spec.output.offset!r}) >= 0.5",
@@ -234,6 +276,71 @@ def render_params(
         f"localparam LATENCY      = {f['LATENCY']};",
     ]
     return {PARAMS: "\n".join(lines) + "\n"}
+
+
+def _case_lines(name: str, cases: dict[int, dict[int, str]], width: str, default: str) -> list[str]:
+    """A Verilog-2001 constant function ``name(l, j)`` returning ``cases[l][j]`` (else ``default``)."""
+    lines = [f"function {width}{name};", "  /* verilator lint_off UNUSEDSIGNAL */  // no case: absent slot",
+             "  input integer l;", "  input integer j;", "  /* verilator lint_on UNUSEDSIGNAL */", "  begin",
+             f"    {name} = {default};", "    case (l)"]
+    for slot, values in cases.items():
+        lines.append(f"      {slot}: case (j)")
+        lines += [f"        {j}: {name} = {v};" for j, v in values.items()]
+        lines.append("        default: ;")
+        lines.append("      endcase")
+    lines += ["      default: ;", "    endcase", "  end", "endfunction"]
+    return lines
+
+
+def render_structure(spec: BinaryNetSpec) -> dict[str, str]:
+    """``sqnn_struct.vh``: which inputs every neuron counts (its weights, as structure of the fixed core).
+
+    Constant functions of (slot l, neuron j), slot 0..2 = hidden layers, 3 = output layer (see
+    :func:`selection`): ``sqnn_na`` the number of selected inputs, ``sqnn_pol`` 1 if they are the +1
+    weights (0: the -1 weights), ``sqnn_idx`` their indices packed ``SQNN_IB`` bits each (index a in
+    bits ``[a*SQNN_IB +: SQNN_IB]``); for hidden neurons ``sqnn_cut`` and ``sqnn_inv`` of
+    :func:`deterministic_cut` (the thresholds of the deterministic mode, as constants).
+    """
+    if not isinstance(spec, BinaryNetSpec):
+        raise TypeError(f"spec must be a BinaryNetSpec, got {type(spec).__name__}")
+    stages = [(i, layer.weights, layer.k) for i, layer in enumerate(spec.layers)]
+    stages.append((OUTPUT_SLOT, spec.output.weights, spec.output.k))
+    sel = {slot: selection(w, k) for slot, w, k in stages}
+    cut_cases, inv_cases = {}, {}
+    for i, layer in enumerate(spec.layers):
+        pol, _, d = sel[i]
+        cut, inv = deterministic_cut(layer.thresholds, pol, d, layer.k)
+        cut_cases[i] = {j: str(int(c)) for j, c in enumerate(cut)}
+        inv_cases[i] = {j: str(int(v)) for j, v in enumerate(inv)}
+    ib = unsigned_bits(max(k for _, _, k in stages))
+    max_na = max(1, *(len(ix) for _, indices, _ in sel.values() for ix in indices))
+    idx_w = max_na * ib
+    na_cases, pol_cases, idx_cases = {}, {}, {}
+    for slot, (pol, indices, _) in sel.items():
+        na_cases[slot] = {j: str(len(ix)) for j, ix in enumerate(indices)}
+        pol_cases[slot] = {j: str(int(p)) for j, p in enumerate(pol)}
+        packed = {}
+        for j, ix in enumerate(indices):
+            word = 0
+            for a, v in enumerate(ix.tolist()):
+                word |= v << (a * ib)
+            packed[j] = f"{idx_w}'h{_hex_word(word, idx_w)}"
+        idx_cases[slot] = packed
+    lines = [
+        "// sqnn_struct.vh -- generated by fpga.render_structure; included in sqnn_layer and sqnn_output.",
+        "// Neuron j of slot l (0..2: hidden layers, 3: output layer) counts the sqnn_na(l, j) inputs",
+        "// listed by sqnn_idx(l, j) (SQNN_IB bits each, the first in the low bits): its +1 weights if",
+        "// sqnn_pol(l, j) = 1, else its -1 weights (the rarer sign): the weights, as wiring of the core.",
+        f"localparam SQNN_IB    = {ib};",
+        f"localparam SQNN_IDX_W = {idx_w};",
+        *_case_lines("sqnn_na", na_cases, "integer ", "0"),
+        *_case_lines("sqnn_pol", pol_cases, "integer ", "0"),
+        *_case_lines("sqnn_idx", idx_cases, "[SQNN_IDX_W-1:0] ", "{SQNN_IDX_W{1'b0}}"),
+        "// Deterministic hidden neurons fire on (u >= sqnn_cut(l, j)) xor sqnn_inv(l, j), u = 2 P - T.",
+        *_case_lines("sqnn_cut", cut_cases, "integer ", "0"),
+        *_case_lines("sqnn_inv", inv_cases, "integer ", "0"),
+    ]
+    return {STRUCTURE: "\n".join(lines) + "\n"}
 
 
 def _roms(spec: BinaryNetSpec, f: dict) -> dict[str, tuple[int, list[str], str]]:
@@ -255,7 +362,8 @@ def _roms(spec: BinaryNetSpec, f: dict) -> dict[str, tuple[int, list[str], str]]
     for i, layer in enumerate(spec.layers):
         slot = f["slots"][i]
         tb = slot["THR_BITS"]
-        thr = np.clip(layer.thresholds.astype(np.int64), slot["T_LO"], slot["T_HI"])
+        _, _, d = selection(layer.weights, layer.k)
+        thr = np.clip(layer.thresholds.astype(np.int64), slot["T_LO"], slot["T_HI"]) + d
         roms[f"layer{i}_weights"] = (
             layer.k,
             _weight_lines(layer.weights, layer.k),
@@ -264,7 +372,8 @@ def _roms(spec: BinaryNetSpec, f: dict) -> dict[str, tuple[int, list[str], str]]
         roms[f"layer{i}_thresholds"] = (
             tb,
             [_hex_word(int(t), tb) for t in thr],
-            f"layer {i} thresholds, signed {tb}-bit, bit = dot >= threshold",
+            f"layer {i} thresholds thr' = thr + D (D = #(+1) - #(-1) weights), signed {tb}-bit, "
+            "bit = dot + D >= thr'",
         )
         if f["STOCHASTIC"] is not None:
             nb = slot["NOISE_BITS"]
@@ -276,6 +385,7 @@ def _roms(spec: BinaryNetSpec, f: dict) -> dict[str, tuple[int, list[str], str]]
             seeds = layer_seeds(f["STOCHASTIC"], i, layer.m)
             roms[f"layer{i}_seeds"] = (31, [_hex_word(int(v), 31) for v in seeds], f"layer {i} LFSR seeds")
     sb = f["SCORE_BITS"]
+    _, _, d_out = selection(spec.output.weights, spec.output.k)
     roms["output_weights"] = (
         spec.output.k,
         _weight_lines(spec.output.weights, spec.output.k),
@@ -283,8 +393,9 @@ def _roms(spec: BinaryNetSpec, f: dict) -> dict[str, tuple[int, list[str], str]]
     )
     roms["output_bias"] = (
         sb,
-        [_hex_word(int(b), sb) for b in spec.output.bias],
-        f"output bias, signed {sb}-bit, score = dot + bias",
+        [_hex_word(int(b), sb) for b in spec.output.bias.astype(np.int64) - d_out],
+        f"output bias' = bias - D (D = #(+1) - #(-1) weights), signed {sb}-bit (wraps), "
+        "score = (dot + D) + bias'",
     )
     return roms
 
@@ -386,7 +497,7 @@ Inputs: feature f = in_features[f*{f["FEATURE_BITS"]} +: {f["FEATURE_BITS"]}], t
 Class: out_class = score >= {f["CLASS_THR"]}  <=>  sigmoid(scale*score + offset) >= 0.5
 Throughput: one vector per clock; LATENCY = {f["LATENCY"]} clocks.
 {_stochastic_note(f)}
-Use: add sqnn_core.v, sqnn_thermometer.v, sqnn_layer.v, sqnn_output.v, sqnn_popcount.v to the design,
+Use: add the sqnn_*.v files (not sqnn_tb.v, the testbench) to the design,
 put this folder on the include path (for sqnn_params.vh), and let the core find the .mem files:
   - run the simulator/synthesis from this folder (PARAM_DIR defaults to "."), or
   - instantiate sqnn_core #(.PARAM_DIR("/abs/path/to/this/folder")), or
@@ -427,6 +538,7 @@ def render_project(
     fb, frac, st = facts["FEATURE_BITS"], facts["FRAC_BITS"], stochastic
     files = {
         **render_params(spec, fb, frac, stochastic=st),
+        **render_structure(spec),
         **render_memories(spec, fb, frac, stochastic=st),
         **render_hdl(),
         **render_readme(spec, fb, frac, stochastic=st),
@@ -455,6 +567,7 @@ def encode_vectors(x_int: np.ndarray, feature_bits: int) -> str:
 
 __all__ = [
     "class_threshold",
+    "deterministic_cut",
     "encode_vectors",
     "int_range",
     "model_facts",
@@ -466,6 +579,8 @@ __all__ = [
     "render_params",
     "render_project",
     "render_readme",
+    "render_structure",
+    "selection",
     "signed_bits",
     "unsigned_bits",
 ]

@@ -18,7 +18,7 @@ from sqnn_kernels.fileio import clean_stale_temporaries, temporary_name
 from . import tools
 from .project import read_manifest
 from .quantize import check_format, int_range, quantize_features
-from .render import HDL_SOURCES, PARAMS, TESTBENCH, encode_vectors
+from .render import HDL_SOURCES, HEADERS, PARAMS, TESTBENCH, encode_vectors
 
 SIMULATORS = ("verilator", "iverilog")
 # -O0: compile time dominates a short testbench run.  CFG_CXXFLAGS_PCH_I works around an empty value in the
@@ -264,7 +264,7 @@ def build(
     outdir = Path(outdir).absolute()
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {SIMULATORS}, got {simulator!r}")
-    names = [*HDL_SOURCES, TESTBENCH, PARAMS]
+    names = [*HDL_SOURCES, TESTBENCH, *HEADERS]
     for name in names:
         if not (outdir / name).is_file():
             raise ValueError(f"{outdir}: missing {name}; write the folder with fpga.write_project")

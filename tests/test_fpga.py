@@ -13,7 +13,7 @@ from test_fpga_helpers import random_spec
 import fpga
 from fpga.quantize import int_range
 from fpga.render import MANIFEST, encode_vectors
-from sqnn_kernels.reference import unpack_bits
+from sqnn_kernels.reference import pack_bits, unpack_bits
 from sqnn_kernels.spec import BinaryNetSpec, OutputLayer
 
 
@@ -181,10 +181,12 @@ def test_threshold_bias_and_edge_memories_decode(spec):
         vals = [int(w, 16) for w in _words(files[name])]
         return [v - (1 << width) if v >> (width - 1) else v for v in vals]
 
-    for i, layer in enumerate(spec.layers):
+    for i, layer in enumerate(spec.layers):  # thr' = clip(thr) + D, D = #(+1) - #(-1) weights
         got = decode(f"layer{i}_thresholds.mem", facts["slots"][i]["THR_BITS"])
-        assert got == np.clip(layer.thresholds, -layer.k, layer.k + 1).tolist()
-    assert decode("output_bias.mem", facts["SCORE_BITS"]) == spec.output.bias.tolist()
+        d = 2 * unpack_bits(layer.weights, layer.k).sum(axis=1).astype(int) - layer.k
+        assert got == (np.clip(layer.thresholds, -layer.k, layer.k + 1) + d).tolist()
+    d = 2 * unpack_bits(spec.output.weights, spec.output.k).sum(axis=1).astype(int) - spec.output.k
+    assert decode("output_bias.mem", facts["SCORE_BITS"]) == (spec.output.bias - d).tolist()
     edges = decode("edges.mem", facts["EDGE_BITS"])
     assert edges == [v for e in fpga.quantize_edges(spec.edges, 16, 8) for v in e.tolist()]
     feats = [int(w, 16) for w in _words(files["edge_feature.mem"])]
@@ -357,3 +359,23 @@ def test_stochastic_project_files_and_manifest(spec, tmp_path):
     plain = fpga.write_project(spec, tmp_path / "d", frac_bits=8)
     assert "localparam STOCHASTIC   = 0;" in (plain / "sqnn_params.vh").read_text()
     assert not list(plain.glob("*_noise.mem"))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_selection_and_cut_reproduce_the_neuron_rule(seed):
+    """q = ±(4P - 2T) = dot + D, and (u >= C) xor inv with u = 2P - T is dot >= thr, on random layers."""
+    rng = np.random.default_rng(seed)
+    k, m = int(rng.integers(1, 90)), int(rng.integers(1, 12))
+    w = rng.integers(0, 2, (m, k)).astype(bool)
+    w[0] = True  # all weights +1: the rarer sign has no input
+    thr = rng.integers(-k - 3, k + 4, m)
+    pol, indices, d = fpga.render.selection(pack_bits(w), k)
+    cut, inv = fpga.render.deterministic_cut(thr, pol, d, k)
+    t = rng.integers(0, 2, (200, k)).astype(bool)
+    dot = (2 * t.astype(int) - 1) @ (2 * w.astype(int) - 1).T
+    big_t = t.sum(axis=1)[:, None]
+    p = np.stack([t[:, ix].sum(axis=1) for ix in indices], axis=1)
+    q = np.where(pol == 1, 4 * p - 2 * big_t, 2 * big_t - 4 * p)
+    np.testing.assert_array_equal(q, dot + d)
+    assert len(indices[0]) == 0 and all(len(ix) <= k // 2 for ix in indices)
+    np.testing.assert_array_equal(((2 * p - big_t) >= cut) ^ (inv == 1), dot >= thr)

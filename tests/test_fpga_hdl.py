@@ -14,7 +14,8 @@ from test_fpga_helpers import center_output, grid_inputs, random_spec
 
 import fpga
 from fpga import tools
-from sqnn_kernels.scoring import probabilities
+from sqnn_kernels import scoring
+from sqnn_kernels.reference import pack_bits, unpack_bits
 from sqnn_kernels.spec import BinaryNetSpec, OutputLayer
 
 pytestmark = pytest.mark.hdl
@@ -48,6 +49,7 @@ CASES = {
     "no_hidden_layer": (lambda r: random_spec(r, 2, [5, 1], [], n_out=4), 12, 6, 0),
     "extreme_edges_10bit": (_spec_with_extreme_edges, 10, 4, 0),
     "int32_wrap": (_spec_int32_wrap, 16, 8, 0),
+    "five_classes": (lambda r: random_spec(r, 4, [3, 4, 2, 5], [20], n_out=5), 16, 8, 0),
 }
 
 
@@ -78,10 +80,13 @@ def projects(tmp_path_factory):
 
 
 def _reference(spec, x):
-    """Scores and the core's per-output class bits: the one-output rule applied to each output column."""
+    """Scores and the core's class bits: ``P >= 0.5`` for one output, else the one-hot argmax class."""
     scores = spec.predict_scores(x)
-    one_output = probabilities(scores.reshape(-1, 1), spec.output.scale, spec.output.offset)
-    return scores, (one_output.reshape(scores.shape) >= 0.5).astype(np.uint8)
+    with np.errstate(over="ignore"):  # sigmoid of huge scores (int32_wrap) saturates
+        index = scoring.classes(scores, spec.output.scale, spec.output.offset)
+    if spec.output.n_out == 1:
+        return scores, index[:, None].astype(np.uint8)
+    return scores, np.eye(spec.output.n_out, dtype=np.uint8)[index]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -92,8 +97,9 @@ def test_verilator_matches_predict_scores_on_every_vector(name, projects, cache_
     assert scores.shape == ref_scores.shape == (N_VECTORS, spec.output.n_out)
     np.testing.assert_array_equal(scores, ref_scores)
     np.testing.assert_array_equal(classes, ref_classes)
-    if name != "int32_wrap":
-        assert np.all((ref_classes.mean(axis=0) > 0) & (ref_classes.mean(axis=0) < 1))  # both classes seen
+    if name != "int32_wrap":  # both classes (one output) or at least two argmax classes seen
+        seen = ref_classes.mean(axis=0)
+        assert np.all((seen > 0) & (seen < 1)) if spec.output.n_out == 1 else np.sum(seen > 0) >= 2
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -146,13 +152,17 @@ def _copy(out, tmp_path):
 
 
 def test_flipped_weight_bit_is_detected(projects, cache_dir, tmp_path):
+    """A folder wired for another weight (structure + bias of a spec with one output weight flipped)."""
     spec, out, x, _ = projects("two_layers_two_outputs")
+    w = unpack_bits(spec.output.weights, spec.output.k)
+    w[0, 2] ^= 1  # output 0, input 2
+    other = BinaryNetSpec(spec.edges, spec.layers, OutputLayer(pack_bits(w), spec.output.k, spec.output.bias,
+                                                                 spec.output.scale, spec.output.offset))
     bad = _copy(out, tmp_path)
-    path = bad / "output_weights.mem"
-    lines = path.read_text().splitlines()
-    lines[1] = format(int(lines[1], 16) ^ 0b100, f"0{len(lines[1])}x")  # output 0, input 2
-    path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match=r"output_weights\.mem"):
+    files = {**fpga.render_structure(other), **fpga.render_memories(other, 16, 8)}
+    for name in ("sqnn_struct.vh", "output_bias.mem"):
+        (bad / name).write_text(files[name])
+    with pytest.raises(ValueError, match=r"sqnn_struct\.vh"):
         fpga.verify_project(bad, spec)
     scores, _ = fpga.simulate(bad, x[:200], cache_dir=cache_dir)
     ref = spec.predict_scores(x[:200])
@@ -160,14 +170,14 @@ def test_flipped_weight_bit_is_detected(projects, cache_dir, tmp_path):
     np.testing.assert_array_equal(scores[:, 1], ref[:, 1])
 
 
-def test_altered_threshold_is_detected(projects, cache_dir, tmp_path):
+def test_altered_edge_is_detected(projects, cache_dir, tmp_path):
     spec, out, x, _ = projects("one_layer_130")
     bad = _copy(out, tmp_path)
-    path = bad / "layer0_thresholds.mem"
+    path = bad / "edges.mem"
     lines = path.read_text().splitlines()
-    lines[1:] = ["10" if i % 2 else "00" for i in range(len(lines) - 1)]
+    lines[1:] = ["00000" if i % 2 else "0ffff" for i in range(len(lines) - 1)]
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match=r"layer0_thresholds\.mem"):
+    with pytest.raises(ValueError, match=r"edges\.mem"):
         fpga.verify_project(bad, spec)
     scores, _ = fpga.simulate(bad, x[:300], cache_dir=cache_dir)
     assert not np.array_equal(scores, spec.predict_scores(x[:300]))
@@ -176,9 +186,9 @@ def test_altered_threshold_is_detected(projects, cache_dir, tmp_path):
 def test_truncated_memory_file_is_detected(projects, cache_dir, tmp_path):
     spec, out, x, _ = projects("two_layers_two_outputs")
     bad = _copy(out, tmp_path)
-    path = bad / "layer0_weights.mem"
+    path = bad / "edge_feature.mem"
     path.write_text("\n".join(path.read_text().splitlines()[:-5]) + "\n")
-    with pytest.raises(ValueError, match=r"layer0_weights\.mem"):
+    with pytest.raises(ValueError, match=r"edge_feature\.mem"):
         fpga.verify_project(bad, spec)
     with pytest.raises(fpga.SimulationError, match="readmem"):
         fpga.simulate(bad, x[:50], cache_dir=cache_dir)
@@ -215,6 +225,36 @@ def test_estimate_resources_small_model(tmp_path):
     text = (out / "resources_xilinx.rpt").read_text()
     assert "CARRY4" in text or "LUT" in text
     fpga.verify_project(out, spec)  # the report does not disturb the project
+
+
+def test_five_classes_output_the_numpy_argmax_index(projects, cache_dir):
+    """K = 5: out_class is the one-hot code of argmax (first maximum on ties, as numpy.argmax); the testbench
+    checks out_index against it on every vector (an ERROR line would fail the simulation)."""
+    spec, out, x, _ = projects("five_classes")
+    scores, classes = fpga.simulate(out, x, cache_dir=cache_dir)
+    ref = spec.predict_scores(x)
+    np.testing.assert_array_equal(scores, ref)
+    assert np.all(classes.sum(axis=1) == 1)
+    np.testing.assert_array_equal(classes.argmax(axis=1), np.argmax(ref, axis=1))
+    assert set(np.argmax(ref, axis=1).tolist()) == set(range(5))  # every class wins somewhere
+    assert np.any((ref == ref.max(axis=1, keepdims=True)).sum(axis=1) > 1)  # ties are exercised
+
+
+def test_ecp5_place_and_route_reports_fmax_and_utilisation(tmp_path):
+    spec = random_spec(np.random.default_rng(5), 2, [3, 2], [4], n_out=1)
+    out = fpga.write_project(spec, tmp_path / "ecp5", frac_bits=8, coe=False, mif=False)
+    res = fpga.estimate_resources(out, target="ecp5", part="LFE5U-85F")
+    assert res["part"] == "LFE5U-85F" and res["lut"] > 0 and res["ff"] > 0
+    assert res["utilization"]["TRELLIS_FF"]["available"] > 80_000
+    assert 0 < res["utilization"]["TRELLIS_FF"]["used"] <= res["ff"]
+    assert res["fmax_mhz"] > 40 and res["meets_40mhz"]
+    assert res["latency_clocks"] == 6
+    assert res["latency_ns_at_fmax"] == pytest.approx(6e3 / res["fmax_mhz"])
+    assert res["latency_ns_at_40mhz"] == pytest.approx(150.0)
+    with pytest.raises(ValueError, match="part"):
+        fpga.estimate_resources(out, target="ecp5", part="LFE5U-99F")
+    with pytest.raises(ValueError, match="part"):
+        fpga.estimate_resources(out, target="xilinx", part="LFE5U-85F")
 
 
 # -- optional stochastic mode --------------------------------------------------------------------------

@@ -9,14 +9,17 @@
 //   out_valid                        in_valid delayed by LATENCY clocks
 //   out_score                        output o is the signed field out_score[o*SCORE_BITS +: SCORE_BITS]
 //                                    = dot_o + bias_o (for N_OUT = 1: simply signed [SCORE_BITS-1:0])
-//   out_class                        out_class[o] = (score_o >= CLASS_THR), i.e. sigmoid(scale * score_o +
-//                                    offset) >= 0.5 (the writer folds the cut exactly)
+//   out_class, out_index             N_OUT = 1: out_class = out_index = (score >= CLASS_THR), i.e.
+//                                    sigmoid(scale * score + offset) >= 0.5 (the writer folds the cut exactly);
+//                                    N_OUT >= 2: out_index = argmax_o score_o (first maximum on ties, as
+//                                    numpy.argmax), out_class = its one-hot code
 //
 // STOCHASTIC = 1 (optional mode, see sqnn_layer.v): every hidden neuron fires with its probability theta,
 // drawn from its own LFSR, instead of theta >= 0.5; the output layer stays deterministic.
 //
-// Pipeline: input register (1) -> thermometer comparators (1) -> N_LAYERS x (XNOR + group popcount (1),
-// sum + threshold compare (1)) -> output layer (2).  LATENCY = 4 + 2 * N_LAYERS, N_LAYERS in 0..3.
+// Pipeline: input register (1) -> thermometer comparators (1) -> N_LAYERS x (counts of the selected inputs
+// (1), threshold compare (1)) -> output layer (2).  LATENCY = 4 + 2 * N_LAYERS, N_LAYERS in 0..3.
+// Which inputs each neuron counts (its weights) is structure in sqnn_params.vh (sqnn_na, sqnn_idx, sqnn_pol).
 //
 // Memory files: PARAM_DIR defaults to the macro SQNN_PARAM_DIR if defined, else "." (the simulator's or
 // synthesis tool's working directory).  Override the parameter or pass -DSQNN_PARAM_DIR="\"/path\"".
@@ -24,7 +27,7 @@
 `ifndef SQNN_PARAM_DIR
   `define SQNN_PARAM_DIR "."
 `endif
-module sqnn_core (clk, rst, in_valid, in_features, out_valid, out_score, out_class);
+module sqnn_core (clk, rst, in_valid, in_features, out_valid, out_score, out_class, out_index);
   parameter PARAM_DIR = `SQNN_PARAM_DIR;
 
   /* verilator lint_off UNUSEDPARAM */
@@ -40,6 +43,7 @@ module sqnn_core (clk, rst, in_valid, in_features, out_valid, out_score, out_cla
   output wire                               out_valid;
   output wire [N_OUT*SCORE_BITS-1:0]        out_score;
   output wire [N_OUT-1:0]                   out_class;
+  output wire [INDEX_BITS-1:0]              out_index;
 
   // Elaboration-time consistency checks: a mismatch instantiates a module that does not exist.
   generate
@@ -76,8 +80,8 @@ module sqnn_core (clk, rst, in_valid, in_features, out_valid, out_score, out_cla
   wire [L2_M-1:0] h3;
   generate
     if (N_LAYERS >= 1) begin : g_layer0
-      sqnn_layer #(.K(N_THERM), .M(L0_M), .THR_BITS(L0_THR_BITS),
-                   .WFILE({PARAM_DIR, "/layer0_weights.mem"}), .TFILE({PARAM_DIR, "/layer0_thresholds.mem"}),
+      sqnn_layer #(.LAYER(0), .K(N_THERM), .M(L0_M), .THR_BITS(L0_THR_BITS),
+                   .TFILE({PARAM_DIR, "/layer0_thresholds.mem"}),
                    .STOCHASTIC(STOCHASTIC), .RNG_BITS(RNG_BITS), .NOISE_BITS(L0_NOISE_BITS),
                    .NFILE({PARAM_DIR, "/layer0_noise.mem"}), .SFILE({PARAM_DIR, "/layer0_seeds.mem"})
       ) u_layer (.clk(clk), .rst(rst), .in_bits(h0), .out_bits(h1));
@@ -88,8 +92,8 @@ module sqnn_core (clk, rst, in_valid, in_features, out_valid, out_score, out_cla
       assign h1 = h0;   // absent layer: identity bypass (the writer sets L0_M = N_THERM)
     end
     if (N_LAYERS >= 2) begin : g_layer1
-      sqnn_layer #(.K(L0_M), .M(L1_M), .THR_BITS(L1_THR_BITS),
-                   .WFILE({PARAM_DIR, "/layer1_weights.mem"}), .TFILE({PARAM_DIR, "/layer1_thresholds.mem"}),
+      sqnn_layer #(.LAYER(1), .K(L0_M), .M(L1_M), .THR_BITS(L1_THR_BITS),
+                   .TFILE({PARAM_DIR, "/layer1_thresholds.mem"}),
                    .STOCHASTIC(STOCHASTIC), .RNG_BITS(RNG_BITS), .NOISE_BITS(L1_NOISE_BITS),
                    .NFILE({PARAM_DIR, "/layer1_noise.mem"}), .SFILE({PARAM_DIR, "/layer1_seeds.mem"})
       ) u_layer (.clk(clk), .rst(rst), .in_bits(h1), .out_bits(h2));
@@ -100,8 +104,8 @@ module sqnn_core (clk, rst, in_valid, in_features, out_valid, out_score, out_cla
       assign h2 = h1;   // absent layer: identity bypass (the writer sets L1_M = L0_M)
     end
     if (N_LAYERS >= 3) begin : g_layer2
-      sqnn_layer #(.K(L1_M), .M(L2_M), .THR_BITS(L2_THR_BITS),
-                   .WFILE({PARAM_DIR, "/layer2_weights.mem"}), .TFILE({PARAM_DIR, "/layer2_thresholds.mem"}),
+      sqnn_layer #(.LAYER(2), .K(L1_M), .M(L2_M), .THR_BITS(L2_THR_BITS),
+                   .TFILE({PARAM_DIR, "/layer2_thresholds.mem"}),
                    .STOCHASTIC(STOCHASTIC), .RNG_BITS(RNG_BITS), .NOISE_BITS(L2_NOISE_BITS),
                    .NFILE({PARAM_DIR, "/layer2_noise.mem"}), .SFILE({PARAM_DIR, "/layer2_seeds.mem"})
       ) u_layer (.clk(clk), .rst(rst), .in_bits(h2), .out_bits(h3));
@@ -121,7 +125,7 @@ module sqnn_core (clk, rst, in_valid, in_features, out_valid, out_score, out_cla
   endgenerate
 
   sqnn_output #(.K(OUT_K), .N_OUT(N_OUT), .SCORE_BITS(SCORE_BITS), .CLASS_THR(CLASS_THR),
-                .WFILE({PARAM_DIR, "/output_weights.mem"}), .BFILE({PARAM_DIR, "/output_bias.mem"})
-  ) u_out (.clk(clk), .in_bits(h3), .scores(out_score), .classes(out_class));
+                .INDEX_BITS(INDEX_BITS), .BFILE({PARAM_DIR, "/output_bias.mem"})
+  ) u_out (.clk(clk), .in_bits(h3), .scores(out_score), .classes(out_class), .index(out_index));
 endmodule
 `default_nettype wire

@@ -1,28 +1,41 @@
 // sqnn_layer: one binary hidden layer (fixed core, never generated).
 //
-//   z_j = dot_j - thr_j,  dot_j = sum_i (+-1 in_i)(+-1 w_ji) = 2 * popcount(~(in ^ w_j)) - K
-//   deterministic (STOCHASTIC = 0):  out_bits[j] = (z_j >= 0)            i.e. dot_j >= thr_j
-//   stochastic    (STOCHASTIC = 1):  out_bits[j] = (z_j >= noise[u_j])   u_j: RNG_BITS fresh LFSR bits
+// Neuron j has +-1 weights w_ji over the K input bits t_i (bit 1 means +1) and fires on
+//   dot_j = sum_i w_ji (2 t_i - 1) >= thr_j.
+// Only the inputs of one weight sign are counted: with T = popcount(t) (shared by all neurons) and P_j the
+// count of the inputs listed by sqnn_idx(LAYER, j) (its +1 weights if sqnn_pol(LAYER, j) = 1, else its -1
+// weights, whichever are fewer), dot_j + D_j = q_j with
+//   q_j = 4 P_j - 2 T  (pol = 1)   or   2 T - 4 P_j  (pol = 0),     D_j = #(+1 weights) - #(-1 weights),
+// so the writer stores thr'_j = thr_j + D_j and the neuron compares q_j - thr'_j = dot_j - thr_j:
+//   deterministic (STOCHASTIC = 0):  out_bits[j] = (q_j - thr'_j >= 0), evaluated as (u_j >= CUT_j) xor INV_j
+//                                    with u_j = 2 P_j - T and the constants sqnn_cut / sqnn_inv (the writer
+//                                    folds thr'_j and the sign of q_j into them)
+//   stochastic    (STOCHASTIC = 1):  out_bits[j] = (q_j - thr'_j >= noise[r_j])   r_j: RNG_BITS fresh LFSR bits
 //
 // In stochastic mode every neuron owns a 31-bit Fibonacci LFSR (x^31 + x^28 + 1, seed from SFILE) that advances
-// RNG_BITS steps per clock; u_j is its RNG_BITS newest bits.  The noise ROM (NFILE, 2^RNG_BITS signed words)
+// RNG_BITS steps per clock; r_j is its RNG_BITS newest bits.  The noise ROM (NFILE, 2^RNG_BITS signed words)
 // holds the inverse CDF written by fpga.render_memories, so P(bit = 1 | z) = #{u : noise[u] <= z} / 2^RNG_BITS,
 // the neuron's probability theta(z) quantised to RNG_BITS bits.
 //
-// Bit 1 means +1.  Weight ROM: M words of K bits (word j = neuron j, bit i = input i), threshold ROM: M
-// signed THR_BITS-bit words, loaded with $readmemh from WFILE / TFILE.  Latency: 2 clocks.
+// The selections (sqnn_na, sqnn_idx, sqnn_pol) and cuts are structural constants of sqnn_struct.vh; in
+// stochastic mode the threshold ROM TFILE holds M signed THR_BITS-bit words thr'_j.  Pipeline: the counts P_j and T are registered (1 clock),
+// then q_j and the compare (1 clock).  Latency: 2 clocks.
 `default_nettype none
 module sqnn_layer (clk, rst, in_bits, out_bits);
+  parameter LAYER      = 0;    // slot of this layer in sqnn_params.vh (0..2)
   parameter K          = 1;    // input width
   parameter M          = 1;    // number of neurons
-  parameter THR_BITS   = 2;    // signed width of the thresholds (clamped to [-K, K+1] by the writer)
-  parameter WFILE      = "layer0_weights.mem";
-  parameter TFILE      = "layer0_thresholds.mem";
+  parameter THR_BITS   = 2;    // signed width of thr' (in [-2K, 2K + 1])
   parameter STOCHASTIC = 0;
   parameter RNG_BITS   = 8;    // 1..31
   parameter NOISE_BITS = 2;    // signed width of the noise ROM words
+  parameter TFILE      = "layer0_thresholds.mem";
   parameter NFILE      = "layer0_noise.mem";
   parameter SFILE      = "layer0_seeds.mem";
+
+  /* verilator lint_off UNUSEDPARAM */
+  `include "sqnn_struct.vh"
+  /* verilator lint_on UNUSEDPARAM */
 
   function integer sqnn_clog2;
     input integer v;
@@ -35,10 +48,10 @@ module sqnn_layer (clk, rst, in_bits, out_bits);
   endfunction
 
   localparam CW0 = sqnn_clog2(K + 1);
-  localparam CW  = (CW0 < 4) ? 4 : CW0;                                 // popcount width
-  localparam DW0 = (CW + 2 > THR_BITS) ? CW + 2 : THR_BITS;
-  localparam DW  = ((DW0 > NOISE_BITS) ? DW0 : NOISE_BITS) + 2;           // signed width of dot and z
-  localparam signed [DW-1:0] K_S = K;
+  localparam CW  = (CW0 < 3) ? 3 : CW0;                                  // width of T and P_j
+  localparam QW0 = (CW + 3 > THR_BITS) ? CW + 3 : THR_BITS;
+  localparam QW  = ((QW0 > NOISE_BITS) ? QW0 : NOISE_BITS) + 2;          // signed width of q, z
+  localparam UW  = CW + 2;                                               // signed width of u = 2 P - T
 
   input  wire         clk;
   /* verilator lint_off UNUSEDSIGNAL */
@@ -47,18 +60,12 @@ module sqnn_layer (clk, rst, in_bits, out_bits);
   input  wire [K-1:0] in_bits;
   output reg  [M-1:0] out_bits;
 
-  reg [K-1:0]        w_rom [0:M-1];
-  reg [THR_BITS-1:0] t_rom [0:M-1];
-  initial begin
-    $readmemh(WFILE, w_rom, 0, M - 1);
-    $readmemh(TFILE, t_rom, 0, M - 1);
-  end
-
   // Stochastic mode only (unused and never loaded when STOCHASTIC = 0).
   localparam NDEPTH = (STOCHASTIC != 0) ? (1 << RNG_BITS) : 1;
   localparam SDEPTH = (STOCHASTIC != 0) ? M : 1;
   /* verilator lint_off UNUSEDSIGNAL */
   /* verilator lint_off UNDRIVEN */
+  reg [THR_BITS-1:0]   t_rom [0:SDEPTH-1];
   reg [NOISE_BITS-1:0] n_rom [0:NDEPTH-1];
   reg [30:0]           s_rom [0:SDEPTH-1];
   /* verilator lint_on UNDRIVEN */
@@ -66,23 +73,41 @@ module sqnn_layer (clk, rst, in_bits, out_bits);
   generate
     if (STOCHASTIC != 0) begin : g_load
       initial begin
+        $readmemh(TFILE, t_rom, 0, M - 1);
         $readmemh(NFILE, n_rom, 0, NDEPTH - 1);
         $readmemh(SFILE, s_rom, 0, SDEPTH - 1);
       end
     end
   endgenerate
 
+  // Stage A: T (all inputs) and every neuron's selected count, registered.
+  wire [CW-1:0] t_d;
+  reg  [CW-1:0] t_r;
+  sqnn_popcount #(.K(K), .NA(K), .IB(1), .IDENT(1), .CW(CW)) u_all (.bits(in_bits), .count(t_d));
+  always @(posedge clk) t_r <= t_d;
+  /* verilator lint_off UNUSEDSIGNAL */
+  wire signed [QW-1:0] t2 = $signed({{(QW - CW - 1){1'b0}}, t_r, 1'b0});   // stochastic mode only
+  /* verilator lint_on UNUSEDSIGNAL */
+
   genvar j;
   generate
     for (j = 0; j < M; j = j + 1) begin : g_neuron
-      wire [CW-1:0] n_match;
-      sqnn_popcount #(.K(K), .CW(CW)) u_pop (
-        .clk(clk), .bits(~(in_bits ^ w_rom[j])), .count(n_match));
-      wire signed [DW-1:0] dot = $signed({{(DW - CW - 1){1'b0}}, n_match, 1'b0}) - K_S;
-      wire signed [DW-1:0] thr = $signed({{(DW - THR_BITS){t_rom[j][THR_BITS-1]}}, t_rom[j]});
-      wire signed [DW-1:0] z = dot - thr;
-      wire signed [DW-1:0] cut;
+      localparam NA  = sqnn_na(LAYER, j);
+      localparam POL = sqnn_pol(LAYER, j);
+      localparam NAP = (NA > 0) ? NA : 1;
+      localparam [SQNN_IDX_W-1:0] IDX_ALL = sqnn_idx(LAYER, j);
+      wire [CW-1:0] p_d;
+      reg  [CW-1:0] p_r;
+      sqnn_popcount #(.K(K), .NA(NA), .IB(SQNN_IB), .IDX(IDX_ALL[NAP*SQNN_IB-1:0]), .CW(CW)) u_pop (
+        .bits(in_bits), .count(p_d));
+      always @(posedge clk) p_r <= p_d;
+
       if (STOCHASTIC != 0) begin : g_rng
+        // Stage B: q = +-(4 P - 2 T), z = q - thr', compare with the noise of this clock.
+        wire signed [QW-1:0] p4 = $signed({{(QW - CW - 2){1'b0}}, p_r, 2'b00});
+        wire signed [QW-1:0] q = (POL != 0) ? p4 - t2 : t2 - p4;
+        wire signed [QW-1:0] thr = $signed({{(QW - THR_BITS){t_rom[j][THR_BITS-1]}}, t_rom[j]});
+        wire signed [QW-1:0] z = q - thr;
         reg  [30:0] lfsr;
         reg  [30:0] lfsr_next;
         integer s;
@@ -96,11 +121,19 @@ module sqnn_layer (clk, rst, in_bits, out_bits);
           else                      lfsr <= lfsr_next;
         end
         wire [NOISE_BITS-1:0] noise = n_rom[lfsr[RNG_BITS-1:0]];
-        assign cut = $signed({{(DW - NOISE_BITS){noise[NOISE_BITS-1]}}, noise});
+        wire signed [QW-1:0] cut = $signed({{(QW - NOISE_BITS){noise[NOISE_BITS-1]}}, noise});
+        always @(posedge clk) out_bits[j] <= (z >= cut);
       end else begin : g_det
-        assign cut = {DW{1'b0}};
+        // Stage B: u = 2 P - T against the constant cut of sqnn_struct.vh (no threshold ROM, no carry chain
+        // for the compare): dot >= thr  <=>  (u >= CUT) xor INV.
+        localparam integer CUT_I = sqnn_cut(LAYER, j);
+        localparam [UW-1:0] CUT = CUT_I[UW-1:0];
+        localparam INV = sqnn_inv(LAYER, j);
+        wire [UW-1:0] u = {1'b0, p_r, 1'b0} - {2'b00, t_r};
+        wire ge;
+        sqnn_ge #(.W(UW)) u_ge (.x(u), .e(CUT), .ge(ge));
+        always @(posedge clk) out_bits[j] <= ge ^ (INV != 0);
       end
-      always @(posedge clk) out_bits[j] <= (z >= cut);
     end
   endgenerate
 endmodule

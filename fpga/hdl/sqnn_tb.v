@@ -4,6 +4,7 @@
 //            +out=<file>      written: "I <cycle>" per input and "O <cycle> <out_score hex> <out_class hex>"
 //                             per output (the cycle difference of matching lines is the latency)
 //            +gap=<G>         optional: hold in_valid low for one clock after every G inputs (0 = never)
+// The class index out_index is checked against out_class here (an ERROR line fails fpga.simulate).
 // One vector enters per clock; the run ends LATENCY + 4 clocks after the last input.
 `timescale 1ns / 1ps
 `default_nettype none
@@ -19,9 +20,12 @@ module sqnn_tb;
   wire                              out_valid;
   wire [N_OUT*SCORE_BITS-1:0]       out_score;
   wire [N_OUT-1:0]                  out_class;
+  wire [INDEX_BITS-1:0]             out_index;
+  localparam [N_OUT-1:0]            ONE_HOT0 = 1;
 
   sqnn_core dut (.clk(clk), .rst(rst), .in_valid(in_valid), .in_features(in_features),
-                 .out_valid(out_valid), .out_score(out_score), .out_class(out_class));
+                 .out_valid(out_valid), .out_score(out_score), .out_class(out_class),
+                 .out_index(out_index));
 
   always #5 clk = ~clk;
 
@@ -56,6 +60,9 @@ module sqnn_tb;
     end else begin
       if (out_valid) begin
         $fwrite(fout, "O %0d %h %h\n", cycle, out_score, out_class);
+        // the class index must agree with the class bits (N_OUT = 1: equal; N_OUT >= 2: one-hot code)
+        if ((N_OUT == 1) ? (out_index[0] != out_class[0]) : (out_class != (ONE_HOT0 << out_index)))
+          $display("sqnn_tb: ERROR out_index %0d disagrees with out_class %h", out_index, out_class);
       end
       if (done) begin
         in_valid <= 1'b0;

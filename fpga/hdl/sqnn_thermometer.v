@@ -1,6 +1,6 @@
 // sqnn_thermometer: comparator stage of the thermometer encoder (fixed core, never generated).
 //
-//   therm[j] = (x[feature_of(j)] >= edge[j])
+//   therm[j] = (x[feature_of(j)] >= edge[j])      (sqnn_ge: plain logic once the edge ROM is folded in)
 //
 // Features are FEATURE_BITS-bit two's complement integers (feature 0 in the least significant bits).
 // Edge ROM: N_THERM signed EDGE_BITS-bit words (EDGE_BITS = FEATURE_BITS + 1, so an edge above the largest
@@ -37,8 +37,9 @@ module sqnn_thermometer (clk, features, therm);
                                                features[f*FEATURE_BITS +: FEATURE_BITS]};
     end
     for (j = 0; j < N_THERM; j = j + 1) begin : g_cmp
-      wire [EDGE_BITS-1:0] x = wide[f_rom[j]*EDGE_BITS +: EDGE_BITS];
-      always @(posedge clk) therm[j] <= ($signed(x) >= $signed(e_rom[j]));
+      wire ge;
+      sqnn_ge #(.W(EDGE_BITS)) u_ge (.x(wide[f_rom[j]*EDGE_BITS +: EDGE_BITS]), .e(e_rom[j]), .ge(ge));
+      always @(posedge clk) therm[j] <= ge;
     end
   endgenerate
 endmodule

@@ -1,0 +1,171 @@
+"""Peer benchmark: the fixed sqnn core against da4ml on the same trained nets, under the same yosys script.
+
+da4ml (distributed-arithmetic RTL generator used with HGQ/hls4ml; ``pip install -e ".[fpga-peer]"``) is given
+the same computation as the core: the thermometer comparisons of the quantised inputs against the quantised
+edges, each hidden layer as a constant ±1 matrix-vector product compared with its thresholds, and the output
+scores. Its pipeline is cut into as many register stages as the core has clocks of latency. Both designs are
+synthesised by :func:`fpga.synthesize_sources` with the same script (Xilinx: ``synth_xilinx -flatten -nobram
+-nolutram``; ECP5: ``synth_ecp5`` + ``nextpnr-ecp5``), and da4ml's traced graph is checked to give the model's
+scores before it is synthesised.
+
+Usage::
+
+    python -m benchmarks.fpga_peer                       # both nets, Xilinx
+    python -m benchmarks.fpga_peer --target ecp5 --nets small
+    python -m benchmarks.fpga_peer --train               # re-train the fixture nets (tests/data/fpga_*.npz)
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import fpga
+from sqnn_kernels.reference import unpack_bits
+from sqnn_kernels.spec import BinaryNetSpec
+
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "data"
+# the two nets of issue 18: (hidden widths, thermometer bins per feature)
+NETS = {"small": ((32,), 8), "demo": ((64, 64), 16)}
+TRAIN_ROWS = 40_000
+
+
+def fixture_path(name: str) -> Path:
+    return FIXTURES / f"fpga_{name}.npz"
+
+
+def train_fixture(name: str) -> BinaryNetSpec:
+    """Train net ``name`` on the first rows of the default data (few epochs, fixed seed) and save it."""
+    from training.classifier import SQNNClassifier
+    from training.datasets import load_showers
+
+    hidden, bins = NETS[name]
+    x, y, s, _ = load_showers()
+    clf = SQNNClassifier(hidden=hidden, n_bins=bins, epochs=3, random_state=0)
+    clf.fit(x[:TRAIN_ROWS], y[:TRAIN_ROWS], s[:TRAIN_ROWS])
+    spec = clf.to_spec()
+    spec.to_npz(fixture_path(name))
+    return spec
+
+
+def _pm1(weights: np.ndarray, k: int) -> np.ndarray:
+    return unpack_bits(weights, k).astype(np.int64) * 2 - 1
+
+
+def da4ml_graph(spec: BinaryNetSpec, feature_bits: int = 16, frac_bits=None):
+    """The model as a da4ml combinational graph on the quantised integer features (same maths as the core)."""
+    from da4ml.trace import FixedVariableArray, FixedVariableArrayInput, comb_trace
+
+    facts = fpga.model_facts(spec, feature_bits, frac_bits)
+    e_int = fpga.quantize_edges(spec.edges, facts["FEATURE_BITS"], facts["FRAC_BITS"])
+    inp = FixedVariableArrayInput(spec.n_features)
+    x = inp.quantize(k=1, i=facts["FEATURE_BITS"] - 1, f=0)
+    h = FixedVariableArray(np.array([x[f] >= float(v) for f, e in enumerate(e_int) for v in e], dtype=object))
+    for layer in spec.layers:
+        w = _pm1(layer.weights, layer.k)
+        s = h @ w.T.astype(np.float64)  # sum_i w_i t_i, t in {0, 1}
+        # dot = 2 s - sum(w) >= thr  <=>  s >= ceil((thr + sum(w)) / 2)
+        cut = np.ceil((layer.thresholds + w.sum(axis=1)) / 2.0)
+        h = FixedVariableArray(np.array([s[j] >= float(cut[j]) for j in range(layer.m)], dtype=object))
+    w = _pm1(spec.output.weights, spec.output.k)
+    score = (h @ w.T.astype(np.float64)) * 2.0 + (spec.output.bias - w.sum(axis=1)).astype(np.float64)
+    return comb_trace(inp, score), facts
+
+
+def check_da4ml_graph(spec: BinaryNetSpec, comb, facts: dict, n: int = 64, seed: int = 0) -> None:
+    """da4ml's graph must give ``predict_scores`` on grid inputs (evaluated by its Python interpreter)."""
+    rng = np.random.default_rng(seed)
+    steps = 2.0 ** -np.broadcast_to(np.asarray(facts["FRAC_BITS"]), (spec.n_features,))
+    grid = [np.concatenate([e, e - d]) for e, d in zip(spec.edges, steps, strict=True)]  # at / below edges
+    x = np.stack([rng.choice(g, n) for g in grid], axis=1)
+    x_int, _ = fpga.quantize_features(x, facts["FEATURE_BITS"], facts["FRAC_BITS"])
+    ref = spec.predict_scores(fpga.dequantize_features(x_int, facts["FRAC_BITS"]))
+    got = np.array([comb(row.astype(np.float64)) for row in x_int])
+    if not np.array_equal(got.astype(np.int64), ref.astype(np.int64)):
+        raise AssertionError("da4ml graph does not reproduce the model's scores")
+
+
+def write_da4ml(comb, outdir: Path, latency: int) -> tuple[list[Path], list[str], str, int]:
+    """Write da4ml's Verilog with at most ``latency`` clocks (pipeline stages + the input register, the
+    fewest cuts that reach it); returns (files, sources, top, clocks)."""
+    from da4ml.codegen import VerilogModel
+    from da4ml.trace import to_pipeline
+
+    depth = max(op.latency for op in comb.ops)
+    chosen = None
+    for cut in sorted({depth / s for s in range(1, 4 * latency)}, reverse=True):
+        pipe = to_pipeline(comb, cut, verbose=False)
+        if len(pipe.solutions) + 1 > latency:
+            break
+        chosen = pipe
+    model = VerilogModel(chosen if chosen is not None else comb, "peer", outdir)
+    model.write()
+    files = sorted(p for p in outdir.rglob("*.v") if "sim" not in p.parts)
+    files = [p for p in files if p.name != "peer_wrapper.v"]
+    stages = len(chosen.solutions) + 1 if chosen is not None else 1
+    return files, [p.name for p in files], "peer", stages
+
+
+def compare(name: str, target: str = "xilinx", part: str | None = None) -> dict:
+    """Synthesise net ``name`` as the sqnn core and as da4ml RTL; returns both result dicts."""
+    spec = BinaryNetSpec.from_npz(fixture_path(name))
+    est = fpga.estimate_cost(spec)
+    with tempfile.TemporaryDirectory(prefix="sqnn-peer-") as tmp:
+        tmp = Path(tmp)
+        out = fpga.write_project(spec, tmp / "sqnn", coe=False, mif=False)
+        core = fpga.estimate_resources(out, target, part=part, report=tmp / "core.rpt")
+        comb, facts = da4ml_graph(spec)
+        check_da4ml_graph(spec, comb, facts)
+        files, sources, top, stages = write_da4ml(comb, tmp / "da4ml", facts["LATENCY"])
+        peer = fpga.synthesize_sources(files, sources, top, target, latency=stages, part=part)
+        peer.pop("log")
+    core["latency_clocks"] = facts["LATENCY"]
+    peer["latency_clocks"] = stages
+    return {"net": name, "widths": spec.widths, "core": core, "da4ml": peer, "estimate": est}
+
+
+def _row(r: dict) -> str:
+    c, d = r["core"], r["da4ml"]
+    cells = [
+        r["net"],
+        "-".join(map(str, r["widths"])),
+        f"{c['lut']:,} / {d['lut']:,} ({c['lut'] / d['lut']:.2f}x)",
+        f"{c['ff']:,} / {d['ff']:,} ({c['ff'] / d['ff']:.2f}x)",
+        f"{c['latency_clocks']} / {d['latency_clocks']}",
+        f"{c['yosys_cpu_seconds']:.0f} s / {d['yosys_cpu_seconds']:.0f} s",
+        f"{r['estimate']['lut']:,} / {r['estimate']['ff']:,}",
+    ]
+    if "fmax_mhz" in c:
+        cells.append(f"{c['fmax_mhz']:.1f} / {d['fmax_mhz']:.1f}")
+        util = c["utilization"].get("TRELLIS_COMB", c["utilization"].get("TRELLIS_SLICE", {}))
+        if util:
+            cells.append(f"{100 * util['used'] / util['available']:.1f} %")
+    return "| " + " | ".join(cells) + " |"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.fpga_peer", description=__doc__.splitlines()[0])
+    ap.add_argument("--nets", nargs="+", choices=sorted(NETS), default=sorted(NETS, reverse=True))
+    ap.add_argument("--target", choices=["xilinx", "ecp5"], default="xilinx")
+    ap.add_argument("--part", default=None, help="ECP5 part (default LFE5U-85F)")
+    ap.add_argument("--train", action="store_true", help="re-train the fixture nets first")
+    args = ap.parse_args(argv)
+    if args.train:
+        for name in args.nets:
+            print(name, train_fixture(name).widths)
+    head = ["net", "widths", "LUT sqnn / da4ml", "FF sqnn / da4ml", "latency (clk)", "yosys CPU time",
+            "estimate LUT / FF"]
+    if args.target == "ecp5":
+        head += ["Fmax MHz sqnn / da4ml", "sqnn LUT4 util."]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for name in args.nets:
+        print(_row(compare(name, args.target, args.part)), flush=True)
+    print(f"(shared machine; yosys '{fpga.resources.TARGETS[args.target].format(top='<top>')}')")
+
+
+if __name__ == "__main__":
+    main()
