@@ -15,7 +15,7 @@ import pytest
 
 from training import SQNNClassifier
 from training.autograd import Tensor
-from training.layers import bits_to_pm1, encode_pm1, fit_edges
+from training.layers import PackedSigns, bits_to_pm1, encode_pm1, fit_edges
 from training.losses import bce_with_logits, layer_mi
 
 
@@ -104,3 +104,17 @@ def test_int8_inputs_are_the_float_inputs():
     assert small.dtype == np.int8 and set(np.unique(small)) == {-1, 1}
     assert np.array_equal(small.astype(np.float32), encode_pm1(x, edges))
     assert np.array_equal(bits_to_pm1(np.array([[0, 1, 1]], np.uint8)), [[-1.0, 1.0, 1.0]])
+
+
+def test_packed_signs_are_the_dense_inputs():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(70, 9))
+    edges = fit_edges(x, 9)  # 81 bits: two words per row, the second partial
+    packed = PackedSigns.encode(x, edges)
+    dense = encode_pm1(x, edges)
+    assert packed.shape == dense.shape and len(packed) == 70 and packed.packed.nbytes == 70 * 2 * 8
+    assert np.array_equal(np.asarray(packed, dtype=np.float32), dense)
+    assert np.asarray(packed).dtype == np.int8
+    rows = np.array([5, 0, 69, 5])
+    assert np.array_equal(np.asarray(packed[rows], dtype=np.float64), dense[rows])
+    assert packed[rows].shape == (4, dense.shape[1])

@@ -63,7 +63,7 @@ from ._validation import (
 )
 from .autograd import Tensor
 from .fused import stochastic_activation
-from .layers import activation, bits_to_pm1, encode_pm1, fit_edges, fold_thresholds, pack_sign
+from .layers import PackedSigns, activation, bits_to_pm1, encode_pm1, fit_edges, fold_thresholds, pack_sign
 from .losses import MAX_JOINT_NEURONS, MI_KINDS, cross_entropy, layer_mi
 from .optim import Adam
 
@@ -433,7 +433,7 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
         rng = np.random.default_rng(self.random_state)
         self.classes_ = classes
         self.edges_ = fit_edges(X, int(self.n_bins))
-        x0 = encode_pm1(X, self.edges_, np.int8)  # exact ±1 in 1 byte; batches become float in _forward_train
+        x0 = PackedSigns.encode(X, self.edges_)  # packed ±1; _forward_train unpacks one batch at a time
         widths = [x0.shape[1], *hidden]
         n_out = 1 if len(classes) == 2 else len(classes)
         self._init_params(widths, n_out, rng)

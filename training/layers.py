@@ -24,7 +24,7 @@ import sqnn_kernels as sk
 
 from .autograd import _sigmoid
 
-__all__ = ["encode_pm1", "fires", "fit_edges", "fold_thresholds", "pack_sign"]
+__all__ = ["PackedSigns", "encode_pm1", "fires", "fit_edges", "fold_thresholds", "pack_sign"]
 
 
 def fit_edges(x: np.ndarray, n_bins: int) -> list[np.ndarray]:
@@ -53,6 +53,40 @@ def encode_pm1(x: np.ndarray, edges: list[np.ndarray], dtype=np.float32) -> np.n
         out -= 1
         return out
     return bits_to_pm1(bits, dtype)
+
+
+class PackedSigns:
+    """A ±1 matrix (n, k) kept as its packed bits (8 bytes per 64 entries): the trainer's inputs.
+
+    Row selection (``x[rows]``) gives another :class:`PackedSigns`; ``np.asarray(x, dtype)`` unpacks to a
+    dense ±1 array (default int8), exactly :func:`encode_pm1`'s values. The trainer unpacks one batch at a
+    time, so the whole encoded data set costs ``n · ceil(k / 64) · 8`` bytes instead of ``n · k · 4``.
+    """
+
+    ndim = 2
+
+    def __init__(self, packed: np.ndarray, k: int):
+        self.packed = np.asarray(packed, dtype=np.uint64)
+        self.k = int(k)
+
+    @classmethod
+    def encode(cls, x: np.ndarray, edges: list[np.ndarray]) -> PackedSigns:
+        """The thermometer code of ``x`` (bit 1 = ``+1`` where ``x_f ≥ edge``), as :func:`encode_pm1`."""
+        return cls(sk.thermometer_encode(x, edges), int(sum(e.size for e in edges)))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, k)."""
+        return (self.packed.shape[0], self.k)
+
+    def __len__(self) -> int:
+        return self.packed.shape[0]
+
+    def __getitem__(self, rows) -> PackedSigns:
+        return PackedSigns(self.packed[rows], self.k)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return bits_to_pm1(sk.unpack_bits(self.packed, self.k), np.int8 if dtype is None else dtype)
 
 
 def bits_to_pm1(bits: np.ndarray, dtype=np.float32) -> np.ndarray:
