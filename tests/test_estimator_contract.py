@@ -75,6 +75,9 @@ def test_feature_names_checked_at_predict_and_saved(tmp_path):
     assert list(model.get_feature_names_out()) == [f"sqnnclassifier{i}" for i in range(8)]
     out = model.set_output(transform="pandas").transform(df)
     assert isinstance(out, pd.DataFrame) and list(out.columns) == list(model.get_feature_names_out())
+    with pytest.raises(ValueError, match="layers='all' needs"):
+        model.transform(df, layers="all")
+    assert model.set_output(transform="default").transform(df, layers="all").shape == (len(df), 8)
 
 
 def test_any_labels_and_the_unlabelled_marker():

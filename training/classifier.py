@@ -45,6 +45,7 @@ from sklearn.base import (
 )
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 import sqnn_kernels as sk
@@ -648,6 +649,11 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
         """
         if layers not in ("last", "all"):
             raise ValueError(f"layers must be 'last' or 'all', got {layers!r}")
+        if layers == "all" and _get_output_config("transform", self)["dense"] != "default":
+            raise ValueError(
+                "set_output names the last hidden layer's bits (get_feature_names_out); layers='all' needs "
+                "set_output(transform='default')"
+            )
         X = self._validated(X)
         _, hidden = sk.forward(self.spec_, X)
         bits = [sk.unpack_bits(h, lay.m) for h, lay in zip(hidden, self.spec_.layers, strict=True)]
