@@ -100,9 +100,12 @@ def encode_targets(y: np.ndarray, marker, name: str = "y") -> tuple[np.ndarray, 
     check_classification_targets(y[lab])
     classes, codes_lab = np.unique(y[lab], return_inverse=True)
     if classes.size < 2:
+        n_unl = int(y.shape[0] - lab.sum())
+        hint = (f"; {n_unl} rows equal unlabelled={marker!r} and count as unlabelled (pass unlabelled=None "
+                "if that value is a class, e.g. for ±1 labels)") if n_unl else ""
         raise ValueError(
             f"the labelled rows of {name} hold 1 class only ({classes[0]!r}); fitting needs labelled rows of "
-            "at least two classes"
+            f"at least two classes{hint}"
         )
     codes = np.full(y.shape[0], -1, dtype=np.int64)
     codes[lab] = codes_lab.reshape(-1)
