@@ -117,7 +117,8 @@ def engine_asm(dtype: str = "float32", hidden: tuple[int, ...] = (64, 64)) -> di
     block = next(c.cell_contents for c in kernel.serial.py_func.__closure__
                  if getattr(c.cell_contents, "__name__", "") == "block")
     name = f"engine 45x8-{'-'.join(map(str, hidden))}-1 {dtype}"
-    return {**_listings(name, kernel), **_listings(name + " row block", block)}
+    return {**_listings(name, kernel), **_listings(name + " row block", block),
+            **_listings(name + " later layers (shared by every shape)", engine._later_layers)}
 
 
 def main(argv: list[str] | None = None) -> int:
