@@ -15,9 +15,14 @@ DEFAULT_CHUNK = 65536
 def _check_input(spec: BinaryNetSpec, x, *, check_values: bool = True) -> np.ndarray:
     if not isinstance(spec, BinaryNetSpec):
         raise TypeError(f"spec must be a BinaryNetSpec, got {type(spec).__name__}")
+    if hasattr(x, "nnz") and hasattr(x, "toarray"):  # scipy.sparse: np.asarray would make a 0-d object array
+        raise TypeError(f"x is a sparse matrix ({type(x).__name__}); the network needs dense features, "
+                        "pass x.toarray()")
     xa = as_2d(x, "x")
     if not (np.issubdtype(xa.dtype, np.number) or xa.dtype == np.bool_):
         raise TypeError(f"x must be a numeric array, got dtype {xa.dtype}")
+    if np.iscomplexobj(xa):
+        raise TypeError(f"x must hold real numbers, got dtype {xa.dtype} (the imaginary part is not dropped)")
     if xa.shape[1] != spec.n_features:
         raise ValueError(f"x has {xa.shape[1]} features but the model expects {spec.n_features}")
     if xa.dtype not in (np.float32, np.float64):

@@ -209,3 +209,18 @@ def test_invariance_scorer_selects_without_target_labels():
     assert adv <= auc
     with pytest.raises(ValueError, match="needs s"):
         scorer(m, x, y_unl)
+
+
+def test_kernel_path_rejects_complex_and_sparse_inputs():
+    """The same fault on the spec path (sqnn_kernels.predict_scores / forward), not only in the estimator."""
+    import scipy.sparse
+
+    import sqnn_kernels as sk
+
+    x, y, s = data(50)
+    spec = SQNNClassifier(**FAST).fit(x, y, s).to_spec()
+    for run in (sk.predict_scores, sk.forward):
+        with pytest.raises(TypeError, match="real numbers"):
+            run(spec, x + 0.5j)
+        with pytest.raises(TypeError, match=r"sparse matrix \(csr_matrix\).*toarray"):
+            run(spec, scipy.sparse.csr_matrix(x))
