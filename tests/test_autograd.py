@@ -99,6 +99,11 @@ def test_ste_and_grad_reverse():
     assert sample.data.tolist() == [0.0, 1.0]
     (sample * np.array([3.0, 4.0])).sum().backward()
     assert x.grad.tolist() == [3.0, 4.0]
+    x = Tensor(np.array([0.2, 0.7], dtype=np.float32))
+    sample = x.ste(np.array([-1.0, 1.0]), 2.0)  # a ±1 sample of 2x − 1
+    assert sample.data.dtype == np.float32 and sample.data.tolist() == [-1.0, 1.0]
+    (sample * np.array([3.0, 4.0], dtype=np.float32)).sum().backward()
+    assert x.grad.tolist() == [6.0, 8.0]
     x = Tensor(np.array([0.2, 0.7]))
     r = x.grad_reverse(0.5)
     assert np.array_equal(r.data, x.data)

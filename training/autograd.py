@@ -370,14 +370,15 @@ class Tensor:
         val = np.where(self.data >= 0, 1.0, -1.0).astype(self.data.dtype)
         return self._child(val, (self,), "sign_ste", _backward)
 
-    def ste(self, value) -> Tensor:
-        """Forward ``value`` (e.g. a Bernoulli sample of ``self``), backward the identity ``d/dx = 1``."""
+    def ste(self, value, scale: float = 1.0) -> Tensor:
+        """Forward ``value`` (e.g. a Bernoulli sample of ``self``), backward ``d/dx = scale`` (default the
+        identity; ``x.ste(v, 2.0)`` is ``(2x − 1).ste(v)`` in one op: a ±1 sample of ``2θ − 1``)."""
         value = np.asarray(value, dtype=self.data.dtype)
         if value.shape != self.data.shape:
             raise ValueError(f"ste value has shape {value.shape}, expected {self.data.shape}")
 
         def _backward(g):
-            self._acc(g)
+            self._acc(g if scale == 1.0 else g * scale)
 
         return self._child(value, (self,), "ste", _backward)
 

@@ -367,7 +367,7 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
             k = w.shape[0]
             theta = stochastic_activation(h @ w.sign_ste(), b, k, slope)  # σ(slope · (dot / k + b))
             bits = sk.unpack_bits(sk.bernoulli_pack(theta.data, int(seed)), theta.shape[1])
-            h = (theta * 2.0 - 1.0).ste(bits_to_pm1(bits, theta.data.dtype))
+            h = theta.ste(bits_to_pm1(bits, theta.data.dtype), 2.0)  # the ±1 sample; ∂(2θ − 1)/∂θ = 2
             thetas.append(theta)
             samples.append(h)
         k = self._out_w.shape[0]

@@ -222,7 +222,7 @@ def group_code_means(theta: Tensor, perm: np.ndarray, a: np.ndarray, size: int, 
     _run(_codes_forward, work, th, perm, a, size, float(eps), cond)
 
     def _backward(g):
-        gtheta = np.empty((n, m), dtype=np.float64)
+        gtheta = np.empty((n, m), dtype=th.dtype)  # float64 sums, rounded once on store
         gcond = np.ascontiguousarray(g, dtype=np.float64)
         _run(_codes_backward, work * 2, th, perm, a, size, float(eps), gcond, gtheta)
         theta._acc(gtheta)
