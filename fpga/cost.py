@@ -24,7 +24,7 @@ from .render import model_facts, selection, unsigned_bits
 
 # LUT6 per compared bit, per counted bit and per bit of u = 2P - T (fitted to yosys synth_xilinx)
 _LUT_PER_CMP_BIT = 0.19
-_LUT_PER_POP_BIT = 1.20
+_LUT_PER_POP_BIT = 1.33
 _LUT_PER_U_BIT = 1.0
 
 
