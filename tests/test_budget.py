@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from training import SQNNClassifier
-from training.budget import DualAscent, deterministic_bits, heldout_information, split_holdout
+from training.budget import DualAscent, deterministic_bits, heldout_information, make_weighting, split_holdout
 
 FAST = {"hidden": (16, 8), "epochs": 6, "batch_size": 256, "n_bins": 4}
 
@@ -31,6 +31,20 @@ def test_split_holdout_stratified_and_disjoint():
     assert np.intersect1d(train, held).size == 0
     assert np.array_equal(np.sort(np.concatenate([train, held])), np.arange(len(groups)))
     assert [int(np.sum(groups[held] == g)) for g in (0, 1, 2, 5)] == [25, 10, 0, 2]  # the single row stays
+
+
+def test_heldout_rows_leave_the_information_term_but_labels_still_train():
+    y = np.repeat([0, 1, -1, -1], 50)
+    s = np.repeat([0, 0, 1, 1], 50)
+    groups = s * 3 + (y + 1)
+    model = SQNNClassifier(max_mi=0.01)
+    weighting, rows = make_weighting(model, np.zeros((200, 3)), y, s, groups, 2, 1, np.random.default_rng(0))
+    held_unlabelled = 100 - np.count_nonzero(y[rows] == -1)
+    assert held_unlabelled == 20  # 20 % of the 100 unlabelled rows are dropped from training ...
+    assert np.count_nonzero(y[rows] >= 0) == 100  # ... every labelled row still trains the classifier
+    assert np.count_nonzero(~weighting.mi_rows) == 20  # ... but 20 labelled ones never enter I(T;S)
+    assert np.all(y[rows][~weighting.mi_rows] >= 0)
+    assert len(weighting.s_held) == 40 and set(weighting.s_held) == {0, 1}
 
 
 def test_heldout_information_null_and_signal():
@@ -74,16 +88,17 @@ def test_multiplier_rises_when_budget_violated_and_falls_when_slack():
     common = {**FAST, "gamma_warmup": 0, "random_state": 0}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        tight = SQNNClassifier(max_mi=1e-4, gamma=0.05, **common).fit(x, y, s)
-    loose = SQNNClassifier(max_mi=5.0, gamma=0.05, **common).fit(x, y, s)
-    assert tight.gamma_ > 0.05 * 1.5  # the domain leaks, so the multiplier must grow
-    assert loose.gamma_ < 0.05 / 1.5  # 5 bits is never binding: the multiplier decays
+        tight = SQNNClassifier(max_mi=1e-4, **common).fit(x, y, s)
+    loose = SQNNClassifier(max_mi=5.0, **common).fit(x, y, s)
+    assert tight.gamma_history_[0] == pytest.approx(0.01) == loose.gamma_history_[0]  # GAMMA_START
+    assert tight.gamma_ > 0.01 * 1.5  # the domain leaks, so the multiplier must grow
+    assert loose.gamma_ < 0.01 / 1.5  # 5 bits is never binding: the multiplier decays
     assert loose.budget_met_
 
 
 def test_warns_when_budget_not_met():
     x, y, s = leaky(shift=4.0)
-    model = SQNNClassifier(max_mi=1e-6, gamma=1e-3, random_state=0, **{**FAST, "epochs": 1})
+    model = SQNNClassifier(max_mi=1e-6, random_state=0, **{**FAST, "epochs": 1})
     with pytest.warns(UserWarning, match="budget max_mi=1e-06 bits is not met"):
         model.fit(x, y, s)
     assert model.budget_met_ is False
@@ -118,15 +133,15 @@ def test_budget_fit_reproducible():
 
 def test_dual_step_is_bounded_and_scale_free():
     held = np.zeros((10, 3))
-    d = DualAscent(0.01, 1.0, 0, 1, "last", held, np.zeros(10, int), np.zeros(10, int), "per_neuron", 2, 4,
+    d = DualAscent(0.01, 0, 1, "last", held, np.zeros(10, int), np.zeros(10, int), "per_neuron", 2, 4,
                    32.0, np.random.default_rng(0), step=0.3)
     d.measure = lambda params: [{"corrected": 1e3, "null_std": 0.0}]
     d.end_epoch([], {})
-    assert np.exp(d.log_gamma[0]) == pytest.approx(np.exp(0.3), rel=1e-3)  # at most e^η per epoch
+    assert np.exp(d.log_gamma[0]) == pytest.approx(0.01 * np.exp(0.3), rel=1e-3)  # at most e^η per epoch
     d.measure = lambda params: [{"corrected": 0.0, "null_std": 0.0}]
     for _ in range(200):
         d.end_epoch([], {})
-    assert np.exp(d.log_gamma[0]) == pytest.approx(1e-4)  # clipped at γ₀ / 10⁴
+    assert np.exp(d.log_gamma[0]) == pytest.approx(1e-4)  # clipped at 10⁻⁴
 
 
 @pytest.mark.parametrize(
@@ -136,7 +151,6 @@ def test_dual_step_is_bounded_and_scale_free():
         ({"max_mi": "0.1"}, False, TypeError, "max_mi must be a number of bits"),
         ({"max_mi": 0.1, "max_mi_layers": "first"}, False, ValueError, "max_mi_layers must be one of"),
         ({"max_mi": 0.1, "max_mi_holdout": 1.0}, False, ValueError, "max_mi_holdout must lie strictly"),
-        ({"max_mi": 0.1, "gamma": 0.0}, False, ValueError, "gamma is the initial multiplier"),
         ({"max_mi": 0.1}, True, ValueError, "needs rows of at least two domains"),
     ],
 )
@@ -145,3 +159,36 @@ def test_budget_parameter_errors(params, s_none, err, match):
     with pytest.raises(err, match=match), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         SQNNClassifier(**{**FAST, **params}).fit(x, y, None if s_none else s)
+
+
+def test_select_budget_uses_source_labels_and_audit_only():
+    from training import select_budget
+
+    x, y, s = leaky(n=1200)
+    src, tgt = s == 0, s == 1
+    params = {**FAST, "epochs": 3}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        out = select_budget(x[src], y[src], x[tgt], budgets=(1.0, 1e-3), max_adversary_auc=0.99,
+                            model_params=params)
+        strict = select_budget(x[src], y[src], x[tgt], budgets=(1.0, 1e-3), max_adversary_auc=0.5,
+                               model_params=params, refit=False)
+    assert [r["max_mi"] for r in out["table"]] == [1.0, 1e-3]
+    best = max(out["table"], key=lambda r: r["source_auc"])
+    assert out["met"] and out["max_mi"] == best["max_mi"]  # every budget passes a lax audit: best source AUC
+    assert out["model"].max_mi == out["max_mi"] and out["model"].n_features_in_ == 4
+    # nothing reaches 0.5 exactly: the most invariant budget is chosen and flagged
+    assert not strict["met"] and strict["model"] is None
+    assert strict["max_mi"] == min(strict["table"], key=lambda r: r["adversary_auc"])["max_mi"]
+
+
+def test_select_budget_input_errors():
+    from training import select_budget
+
+    x, y, s = leaky(n=100)
+    with pytest.raises(ValueError, match="y_source must hold labels 0 and 1"):
+        select_budget(x, np.where(s == 1, -1, y), x)
+    with pytest.raises(ValueError, match="X_target has 3 features"):
+        select_budget(x, y, x[:, :3])
+    with pytest.raises(ValueError, match="budgets must be a non-empty list"):
+        select_budget(x, y, x, budgets=())

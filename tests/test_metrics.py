@@ -116,3 +116,56 @@ def test_gradient_reversal_reduces_domain_leak():
     assert per_neuron_mi(grl.activations(x)[0], s) < 0.75 * per_neuron_mi(plain.activations(x)[0], s)
     assert grl.get_params()["strength"] == 1.0
     assert grl.to_spec().widths[-2] == 16
+
+
+def test_fairness_metrics_match_hand_computed_rates():
+    from training.metrics import fairness_metrics
+
+    y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
+    pred = np.array([1, 1, 1, 0, 1, 0, 0, 0])
+    s = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    out = fairness_metrics(y, pred, s)
+    # P(pred=1|s=0) = 3/4, P(pred=1|s=1) = 1/4; TPR 1 vs 1/2, FPR 1/2 vs 0
+    assert out["demographic_parity_difference"] == pytest.approx(0.5)
+    assert out["equalized_odds_difference"] == pytest.approx(0.5)
+
+
+def test_conditional_information_sees_through_the_label():
+    from training.metrics import layer_information
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 4000)
+    s = np.where(rng.random(4000) < 0.9, y, 1 - y)  # s follows y
+    theta = np.column_stack([y, rng.random(4000)]).astype(float)  # neuron 0 = the label
+    info = layer_information(theta, s, y=y)
+    assert info["per_neuron_corrected"] > 0.4  # T tells S through Y ...
+    assert info["conditional_corrected"] < 0.01  # ... but carries nothing about S given Y
+
+
+def test_invariance_report_has_fairness_and_conditional_information():
+    x, y, s = _toy()
+    model = SQNNClassifier(hidden=(12, 8), epochs=4, batch_size=256, n_bins=4, gamma=0, random_state=0)
+    model.fit(x, y, s)
+    rep = invariance_report(model, x, y, s, adversary=False, fairness=True)
+    pred = model.predict(x)
+    rates = [pred[s == v].mean() for v in (0, 1)]
+    assert rep["demographic_parity_difference"] == pytest.approx(abs(rates[0] - rates[1]))
+    assert 0 <= rep["equalized_odds_difference"] <= 1
+    assert all("conditional_corrected" in layer for layer in rep["mi"])
+    assert "demographic_parity_difference" not in invariance_report(model, x, y, s, adversary=False, mi=False,
+                                                                     fairness=False)
+
+
+def test_evaluate_protocol_all_labelled():
+    x, y, s = _toy(800, seed=2)
+    seen = {}
+
+    class Spy(SQNNClassifier):
+        def fit(self, X, y, s=None):
+            seen["unlabelled"] = int(np.sum(np.asarray(y) < 0))
+            return super().fit(X, y, s)
+
+    res = evaluate_protocol(lambda seed: Spy(hidden=(8,), epochs=6, batch_size=64, lr=0.02, n_bins=4, gamma=0,
+                                             random_state=seed),
+                            x, y, s, seeds=(0,), adversary_max_iter=20, unlabelled_domain=None)
+    assert seen["unlabelled"] == 0 and 0.5 < res["label_auc_mean"] <= 1

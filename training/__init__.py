@@ -4,6 +4,7 @@ Public API::
 
     from training import SQNNClassifier, MLPBaseline, GradientReversalClassifier
     from training import load_showers, load_csv, invariance_report, evaluate_protocol, InvarianceScorer
+    from training import select_budget
 
 The names load on first use (module ``__getattr__``), so ``training.cli`` starts without importing numba
 or scikit-learn (``sqnn --help`` answers at once).
@@ -22,6 +23,7 @@ _LAZY = {
     "invariance_report": ".metrics",
     "load_csv": ".datasets",
     "load_showers": ".datasets",
+    "select_budget": ".operating_point",
 }
 
 __all__ = sorted(_LAZY)

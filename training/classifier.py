@@ -190,14 +190,16 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
         Weight γ ≥ 0 of the information penalty (bits) against the cross-entropy (nats). ``gamma=0`` is the
         plain SQNN baseline. On the embedded data (issue #10 protocol) γ = 0.5 keeps the label AUC within
         0.006 of γ = 0 while the adversary AUC of S from the last hidden layer drops from 0.58 to 0.505.
-        With ``max_mi`` set, the initial value of the learned multiplier.
+        Not used when ``max_mi`` is set.
     max_mi : float or None, default None
-        Information budget ε in bits: minimise the label loss subject to ``I(T; S) ≤ ε`` measured on held-out
-        rows, the multiplier learned by dual ascent (see :mod:`training.budget`; ``gamma_``, ``budget_met_``).
+        Information budget ε in bits: minimise the label loss subject to ``I(T; S) ≤ ε`` measured on rows held
+        out from the information term, the multiplier learned by dual ascent from 0.01 (see
+        :mod:`training.budget`; ``gamma_``, ``budget_met_``).
     max_mi_layers : {"last", "all"}, default "last"
         Layers whose information the budget bounds (each with its own multiplier for "all").
     max_mi_holdout : float, default 0.2
-        Share of every (domain, label) cell held out from the gradient steps to measure the information.
+        Share of every (domain, label) cell held out from the information term to measure it (their labels,
+        if any, still train the classifier).
     mi : {"grouped", "per_neuron", "joint", "conditional"}, default "grouped"
         Estimator of ``I(T_l; S)`` (see :mod:`training.losses`): "per_neuron" is the SQNN paper's closed form
         ``Σ_i I(T_i; S)``; "grouped" (default) adds the dependence carried by combinations of neurons: the
@@ -333,7 +335,7 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
                         f"layer {li}; mi='grouped' groups neurons of one layer (use <= {hidden[li]})"
                     )
         _budget.check_budget(getattr(self, "max_mi", None), getattr(self, "max_mi_layers", "last"),
-                             getattr(self, "max_mi_holdout", 0.2), self.gamma)
+                             getattr(self, "max_mi_holdout", 0.2))
         return hidden
 
     # -- training -----------------------------------------------------------------------------------------
@@ -487,8 +489,12 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
                 mis = []
                 for li in range(len(hidden)):
                     if gammas[li] > 0 and li in mi_layers:
-                        term = layer_mi(thetas[li], s[idx], self.mi, y[idx], n_cat, self.mi_group_size, rng,
-                                        running[li], float(self.mi_momentum), w[idx])
+                        th, rows = thetas[li], idx
+                        if weighting.mi_rows is not None:  # held-out rows never enter the information term
+                            keep = np.flatnonzero(weighting.mi_rows[idx])
+                            th, rows = th[keep], idx[keep]
+                        term = layer_mi(th, s[rows], self.mi, y[rows], n_cat, self.mi_group_size, rng,
+                                        running[li], float(self.mi_momentum), w[rows])
                         loss = loss + term * float(gammas[li])
                     else:  # monitoring only
                         term = layer_mi(thetas[li].detach(), s[idx], "per_neuron", None, n_cat, w=w[idx])

@@ -415,6 +415,8 @@ def _sweep(args) -> None:
         args.gammas = list(sweep.DEFAULT_GAMMAS)
     if args.grl is None:
         args.grl = list(sweep.DEFAULT_GRL)
+    if args.max_mi is None:
+        args.max_mi = list(sweep.DEFAULT_BUDGETS)
     sweep.run(args)
 
 
@@ -551,7 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="yosys synthesis flow (default xilinx: synth_xilinx)")
     est.set_defaults(func=_estimate)
 
-    sweep = sub.add_parser("sweep", help="accuracy–invariance front: SQNN γ grid, MLP, gradient reversal")
+    sweep = sub.add_parser("sweep", help="accuracy–invariance front: SQNN γ and budget grids, MLP, gradient "
+                                         "reversal")
     sweep.add_argument("--data", action="append",
                        help="'default' (embedded data) or a CSV with columns y and s; repeatable "
                             "(default: the embedded data, plus tests/data/showers_shift2.csv.gz if present)")
@@ -559,6 +562,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="SQNN γ values (default training.sweep.DEFAULT_GAMMAS: 0 0.3 0.5 1 3 10)")
     sweep.add_argument("--grl", type=float, nargs="+", default=None,
                        help="gradient-reversal strengths λ (default training.sweep.DEFAULT_GRL: 0.3 1 3)")
+    sweep.add_argument("--max-mi", default=None,
+                       help="comma-separated information budgets ε in bits, each traced by "
+                            "SQNNClassifier(max_mi=ε) (default training.budget.DEFAULT_BUDGETS: "
+                            "0.1,0.03,0.01,0.003,0.001; '' for none)")
+    sweep.add_argument("--scheduler", default=None,
+                       help="dask scheduler address (e.g. tcp://host:8786): every fit runs as a dask task "
+                            "(same results as the local run)")
+    sweep.add_argument("--all-labelled", action="store_true",
+                       help="keep every domain's labels in training (fairness data, s a sensitive "
+                            "attribute; default: s = 1 rows are unlabelled); the plot then shows the label "
+                            "AUC of all rows")
     sweep.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                        help="seeds; every point is the mean ± std over them (default 0 1 2)")
     sweep.add_argument("--out", default="sweep_out",

@@ -6,7 +6,12 @@
 * Kolmogorov–Smirnov ``KS = sup_t |F_0(t) − F_1(t)|`` and Cramér–von Mises
   ``CvM = ∫ (F_0 − F_1)² dF_pooled`` distances between the output scores of domains 0 and 1;
 * per layer: ``per_neuron_mi`` and (m ≤ 16) ``joint_mi`` of the activation probabilities, in bits, each with
-  its estimator bias measured by a permutation null (the same estimate with ``S`` permuted, seeded).
+  its estimator bias measured by a permutation null (the same estimate with ``S`` permuted, seeded), and given
+  labels the conditional ``I(T; S | Y) = Σ_c P(Y = c) I_pn(T; S | Y = c)`` (the equalized-odds budget; its
+  null permutes ``S`` within each class);
+* fairness (optional extra ``[fair]``, fairlearn's implementations) of the predicted class ``Ŷ``:
+  demographic-parity difference ``max_v P(Ŷ = 1 | S = v) − min_v P(Ŷ = 1 | S = v)`` and equalized-odds
+  difference, the larger of the true- and false-positive-rate gaps between the groups of ``S``.
 """
 
 from __future__ import annotations
@@ -29,9 +34,12 @@ __all__ = [
     "adversary_auc",
     "cvm_distance",
     "evaluate_protocol",
+    "fairness_metrics",
     "invariance_report",
     "ks_distance",
     "layer_information",
+    "protocol_run",
+    "summarise_runs",
 ]
 
 
@@ -125,7 +133,8 @@ def _mi(theta: np.ndarray, s: np.ndarray, w: np.ndarray | None, joint: bool) -> 
 
 
 def layer_information(theta: np.ndarray, s: np.ndarray, *, n_permutations: int = 3,
-                      random_state: int = 0, sample_weight=None) -> dict[str, float]:
+                      random_state: int = 0, sample_weight=None,
+                      y: np.ndarray | None = None) -> dict[str, float]:
     """Per-neuron (and, for m ≤ 16, joint) MI of a layer with ``S`` in bits, with permutation-null bias.
 
     ``bias`` is the mean estimate over ``n_permutations`` random permutations of ``s`` (true MI 0), i.e. the
@@ -153,7 +162,45 @@ def layer_information(theta: np.ndarray, s: np.ndarray, *, n_permutations: int =
         out["joint"] = joint(theta, s)
         out["joint_bias"] = float(np.mean([joint(theta, p) for p in perms]))
         out["joint_corrected"] = max(0.0, out["joint"] - out["joint_bias"])
+    if y is not None:
+        y = np.asarray(y).astype(np.int64)
+        cells = [np.flatnonzero(y == c) for c in np.unique(y[y >= 0])]
+        total = sum(len(r) if w is None else float(w[r].sum()) for r in cells)
+
+        def conditional(v: np.ndarray) -> float:
+            return sum((len(r) if w is None else float(w[r].sum())) / total
+                       * _mi(theta[r], v[r], None if w is None else w[r], joint=False) for r in cells)
+
+        def permute_within() -> np.ndarray:
+            v = s.copy()
+            for r in cells:
+                v[r] = rng.permutation(s[r])
+            return v
+
+        out["conditional"] = conditional(s)
+        null = [conditional(permute_within()) for _ in range(n_permutations)]
+        out["conditional_bias"] = float(np.mean(null))
+        out["conditional_corrected"] = max(0.0, out["conditional"] - out["conditional_bias"])
     return out
+
+
+def fairness_metrics(y_true: np.ndarray, y_pred: np.ndarray, s: np.ndarray,
+                     sample_weight=None) -> dict[str, float]:
+    """Demographic-parity and equalized-odds differences of 0/1 predictions ``y_pred`` across groups ``s``.
+
+    Uses ``fairlearn.metrics`` (install the extra: ``pip install sqnn[fair]``); 0 means parity.
+    """
+    try:
+        from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+    except ImportError as err:
+        raise ImportError("fairness metrics need fairlearn: pip install 'sqnn[fair]'") from err
+    kw = {} if sample_weight is None else {"sample_weight": sample_weight}
+    return {
+        "demographic_parity_difference": float(demographic_parity_difference(y_true, y_pred,
+                                                                             sensitive_features=s, **kw)),
+        "equalized_odds_difference": float(equalized_odds_difference(y_true, y_pred, sensitive_features=s,
+                                                                     **kw)),
+    }
 
 
 def _hidden_codes(model, x) -> np.ndarray:
@@ -175,7 +222,8 @@ def _label_auc(y: np.ndarray, p: np.ndarray, classes, w) -> float:
 
 
 def invariance_report(model, X, y, s, *, adversary: bool = True, mi: bool = True,
-                      random_state: int = 0, adversary_max_iter: int = 200, sample_weight=None) -> dict:
+                      random_state: int = 0, adversary_max_iter: int = 200, sample_weight=None,
+                      fairness: bool | None = None) -> dict:
     """Diagnostics of a fitted model on ``(X, y, s)`` (see module docstring).
 
     Parameters
@@ -186,11 +234,16 @@ def invariance_report(model, X, y, s, *, adversary: bool = True, mi: bool = True
         (default −1) are skipped by the label AUCs
     s : integer domains (0..255); non-integer values are rejected, not truncated
     sample_weight : optional event weights of every metric (AUCs, KS/CvM, adversary, MI)
+    fairness : for two classes, add :func:`fairness_metrics` of ``model.predict`` on the labelled rows
+        (positive class ``classes_[1]``); ``None`` (default) does so when fairlearn is installed, ``True``
+        requires it.
 
     Returns
     -------
     dict with ``label_auc``, ``label_auc_s<v>`` (per domain with labels), ``adversary_auc``, ``ks``, ``cvm``
-    and ``mi`` (list of per-layer dicts from :func:`layer_information`). For K ≥ 3 classes the label AUC is
+    ``demographic_parity_difference`` and ``equalized_odds_difference`` (with fairlearn, two classes) and
+    ``mi`` (list of per-layer dicts from :func:`layer_information`, with the conditional ``I(T; S | Y)`` on
+    the labelled rows). For K ≥ 3 classes the label AUC is
     the one-vs-rest macro AUC and ``ks``/``cvm`` are the largest over the class probabilities.
     """
     y = np.asarray(y)
@@ -220,8 +273,20 @@ def invariance_report(model, X, y, s, *, adversary: bool = True, mi: bool = True
         if adversary:
             rep["adversary_auc"] = adversary_auc(_hidden_codes(model, X), s, random_state=random_state,
                                                  max_iter=adversary_max_iter, sample_weight=w)
+    if fairness is None:
+        from importlib.util import find_spec
+
+        fairness = find_spec("fairlearn") is not None
+    two = classes is not None and len(classes) == 2
+    if fairness and two and np.unique(y[lab]).size == 2 and np.unique(s[lab]).size >= 2:
+        pred = (np.asarray(model.predict(X))[lab] == classes[1]).astype(int)
+        rep.update(fairness_metrics((y[lab] == classes[1]).astype(int), pred, s[lab], sub(w, lab)))
     if mi and hasattr(model, "activations") and np.unique(s).size >= 2:
-        rep["mi"] = [layer_information(t, s, random_state=random_state, sample_weight=w)
+        y_cond = None
+        if classes is not None:
+            y_cond = np.full(n, -1, dtype=np.int64)
+            y_cond[lab] = np.searchsorted(np.asarray(classes), y[lab])
+        rep["mi"] = [layer_information(t, s, random_state=random_state, sample_weight=w, y=y_cond)
                      for t in model.activations(X)]
     return rep
 
@@ -240,7 +305,8 @@ def evaluate_protocol(make_model: Callable[[int], object], X, y, s, seeds=(0, 1,
        layer's deterministic bits); KS between the ``s = 0`` and ``s = 1`` score distributions.
 
     ``y`` holds 0/1 labels; ``sample_weight`` (optional event weights) is passed to ``fit`` on the training
-    half and weights every metric on the test half.
+    half and weights every metric on the test half. Each seed is one :func:`protocol_run` (a sweep may run
+    them as separate tasks); :func:`summarise_runs` aggregates them.
 
     Returns
     -------
@@ -248,53 +314,68 @@ def evaluate_protocol(make_model: Callable[[int], object], X, y, s, seeds=(0, 1,
     information budget its ``gamma_`` and held-out ``mi_heldout_``) and, for each metric, ``<metric>_mean``
     and ``<metric>_std``.
     """
+    runs = []
+    for seed in seeds:
+        run = protocol_run(make_model, X, y, s, seed, mi=mi, adversary_max_iter=adversary_max_iter,
+                           unlabelled_domain=unlabelled_domain, sample_weight=sample_weight)
+        if verbose:
+            print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in run.items()}, flush=True)
+        runs.append(run)
+    return summarise_runs(runs)
+
+
+def protocol_run(make_model: Callable[[int], object], X, y, s, seed: int, *, mi: bool = False,
+                 adversary_max_iter: int = 200, unlabelled_domain: int | None = 1,
+                 sample_weight=None) -> dict:
+    """One seed of :func:`evaluate_protocol`: fit ``make_model(seed)`` on the training half, measure the test
+    half; returns the per-seed dict (deterministic for a given seed, whatever process runs it)."""
+    import time
+
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(np.int64)
     s = check_s(s, len(y))
     w = None if sample_weight is None else check_weights(sample_weight, len(y))
     idx_tr, idx_te = train_test_split(np.arange(len(X)), test_size=0.5, random_state=0, stratify=y * 10 + s)
     y_tr = y[idx_tr] if unlabelled_domain is None else np.where(s[idx_tr] == unlabelled_domain, -1, y[idx_tr])
-    runs = []
-    import time
+    model = make_model(seed)
+    t0 = time.perf_counter()
+    fit_kw = {} if w is None else {"sample_weight": w[idx_tr]}
+    model.fit(X[idx_tr], y_tr, s[idx_tr], **fit_kw)
+    fit_s = time.perf_counter() - t0
+    xt, yt, st = X[idx_te], y[idx_te], s[idx_te]
+    wt = None if w is None else w[idx_te]
 
     def sub(rows):
-        return None if w is None else w[rows]
+        return None if wt is None else wt[rows]
 
-    for seed in seeds:
-        model = make_model(seed)
-        t0 = time.perf_counter()
-        fit_kw = {} if w is None else {"sample_weight": w[idx_tr]}
-        model.fit(X[idx_tr], y_tr, s[idx_tr], **fit_kw)
-        fit_s = time.perf_counter() - t0
-        xt, yt, st = X[idx_te], y[idx_te], s[idx_te]
-        wt = sub(idx_te)
-        score = model.predict_proba(xt)[:, 1]
-        one = st == 1
-        run = {
-            "seed": seed,
-            "label_auc": float(roc_auc_score(yt, score, sample_weight=wt)),
-            "label_auc_s1": float(roc_auc_score(yt[one], score[one], sample_weight=None if wt is None
-                                                else wt[one])),
-            "label_auc_s0": float(roc_auc_score(yt[~one], score[~one], sample_weight=None if wt is None
-                                                else wt[~one])),
-            "adversary_auc": adversary_auc(_hidden_codes(model, xt), st, max_iter=adversary_max_iter,
-                                           sample_weight=wt),
-            "ks": ks_distance(score[~one], score[one], None if wt is None else wt[~one],
-                              None if wt is None else wt[one]),
-            "fit_seconds": fit_s,
-        }
-        for attr in ("gamma_", "mi_heldout_"):
-            if np.ndim(getattr(model, attr, None)) == 0 and getattr(model, attr, None) is not None:
-                run[attr.rstrip("_")] = float(getattr(model, attr))
-        if mi and hasattr(model, "activations"):
-            run["mi"] = [_mi(t, st, wt, joint=False) for t in model.activations(xt)]
-        if verbose:
-            print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in run.items()}, flush=True)
-        runs.append(run)
+    score = model.predict_proba(xt)[:, 1]
+    one = st == 1
+    run = {
+        "seed": seed,
+        "label_auc": float(roc_auc_score(yt, score, sample_weight=wt)),
+        "label_auc_s1": float(roc_auc_score(yt[one], score[one], sample_weight=sub(one))),
+        "label_auc_s0": float(roc_auc_score(yt[~one], score[~one], sample_weight=sub(~one))),
+        "adversary_auc": adversary_auc(_hidden_codes(model, xt), st, max_iter=adversary_max_iter,
+                                       sample_weight=wt),
+        "ks": ks_distance(score[~one], score[one], sub(~one), sub(one)),
+        "fit_seconds": fit_s,
+    }
+    for attr in ("gamma_", "mi_heldout_"):
+        value = getattr(model, attr, None)
+        if value is not None and np.ndim(value) == 0:
+            run[attr.rstrip("_")] = float(value)
+    if mi and hasattr(model, "activations"):
+        run["mi"] = [_mi(t, st, wt, joint=False) for t in model.activations(xt)]
+    return run
+
+
+def summarise_runs(runs: list[dict]) -> dict:
+    """``{"runs": runs}`` plus ``<metric>_mean`` and ``<metric>_std`` (ddof 1; 0 for one run) of every metric
+    that all runs report."""
     out: dict = {"runs": runs}
     for key in ("label_auc", "label_auc_s1", "label_auc_s0", "adversary_auc", "ks", "fit_seconds", "gamma",
                 "mi_heldout"):
-        if any(key not in r for r in runs):
+        if not runs or any(key not in r for r in runs):
             continue
         vals = np.array([r[key] for r in runs])
         out[f"{key}_mean"] = float(vals.mean())
