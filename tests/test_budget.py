@@ -25,6 +25,21 @@ def leaky(n=1600, seed=0, shift=2.0):
     return x, y, s
 
 
+def test_take_rows_gradient_equals_getitem():
+    from training.autograd import Tensor
+    from training.budget import take_rows
+
+    rng = np.random.default_rng(0)
+    a, b = Tensor(rng.random((7, 3))), Tensor(rng.random((7, 3)))
+    rows = np.array([5, 0, 2])
+    w = rng.random((3, 3))
+    (take_rows(a, rows) * w).sum().backward()
+    (b[rows] * w).sum().backward()
+    assert np.array_equal(take_rows(a, rows).data, a.data[rows])
+    assert np.allclose(a.grad, np.where(np.isin(np.arange(7), rows)[:, None], b.grad, 0.0))
+    assert np.allclose(a.grad[rows], w)
+
+
 def test_split_holdout_stratified_and_disjoint():
     groups = np.repeat([0, 1, 2, 5], [100, 40, 1, 9])
     train, held = split_holdout(groups, 0.25, np.random.default_rng(0))
@@ -45,6 +60,29 @@ def test_heldout_rows_leave_the_information_term_but_labels_still_train():
     assert np.count_nonzero(~weighting.mi_rows) == 20  # ... but 20 labelled ones never enter I(T;S)
     assert np.all(y[rows][~weighting.mi_rows] >= 0)
     assert len(weighting.s_held) == 40 and set(weighting.s_held) == {0, 1}
+
+
+@pytest.mark.parametrize("kind", ["per_neuron", "joint", "grouped", "conditional"])
+@pytest.mark.parametrize("m", [1, 6, 11])
+def test_counting_estimator_equals_the_trainers_estimator_on_hard_bits(kind, m):
+    from training.autograd import Tensor
+    from training.budget import code_information, neuron_groups
+    from training.losses import layer_mi
+
+    rng = np.random.default_rng(m)
+    n = 300
+    s = rng.integers(0, 3, n)
+    y = np.where(rng.random(n) < 0.2, -1, rng.integers(0, 2, n))
+    bits = ((rng.random((n, m)) < 0.3 + 0.2 * (s[:, None] == 1)) ^ (rng.random((n, m)) < 0.1)).astype(float)
+    expected = float(layer_mi(Tensor(bits, requires_grad=False), s, kind, y, 3, 4,
+                              np.random.default_rng(5)).data)
+    groups = neuron_groups(m, kind, 4, 5)
+    if kind == "conditional":
+        lab = [np.flatnonzero(y == c) for c in (0, 1)]
+        got = sum(len(r) / np.count_nonzero(y >= 0) * code_information(bits[r], s[r], groups) for r in lab)
+    else:
+        got = code_information(bits, s, groups)
+    assert got == pytest.approx(expected, abs=1e-4)
 
 
 def test_heldout_information_null_and_signal():

@@ -492,7 +492,7 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
                         th, rows = thetas[li], idx
                         if weighting.mi_rows is not None:  # held-out rows never enter the information term
                             keep = np.flatnonzero(weighting.mi_rows[idx])
-                            th, rows = th[keep], idx[keep]
+                            th, rows = _budget.take_rows(th, keep), idx[keep]
                         term = layer_mi(th, s[rows], self.mi, y[rows], n_cat, self.mi_group_size, rng,
                                         running[li], float(self.mi_momentum), w[rows])
                         loss = loss + term * float(gammas[li])
