@@ -26,7 +26,8 @@ of ``gamma_warmup`` multiplies the multiplier as in the fixed-``gamma`` loss; ``
 Held-out rows: a stratified share ``max_mi_holdout`` of every (domain, label) cell. They never enter the
 information term; unlabelled ones are dropped from training, labelled ones still train the classifier
 through the cross-entropy (the budget costs no labels: holding the labelled rows out entirely cost 0.007
-label AUC on the second shower shift at a 0.2 share). After ``fit`` the estimator reports the final held-out
+label AUC on the second shower shift at a 0.2 share). The held-out measurement counts rows without their
+``sample_weight``. After ``fit`` the estimator reports the final held-out
 information (``mi_heldout_``, bits, bias-corrected), whether it is within the budget (``budget_met_``) and
 warns if it is not.
 """
@@ -153,7 +154,7 @@ def heldout_information(bits: np.ndarray, s: np.ndarray, y: np.ndarray | None, k
     groups = neuron_groups(bits.shape[1], kind, group_size, int(rng.integers(0, 2**63)))
     if kind == "conditional":
         y = np.asarray(y)
-        cells = [np.flatnonzero(y == c) for c in (0, 1)]
+        cells = [np.flatnonzero(y == c) for c in np.unique(y[y >= 0])]
         n_lab = sum(len(r) for r in cells)
     else:
         cells, n_lab = [np.arange(len(s))], len(s)

@@ -24,8 +24,8 @@ import warnings
 import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
+from sklearn.utils import check_array
 
-from ._validation import check_x, check_y
 from .budget import DEFAULT_BUDGETS
 from .metrics import adversary_auc
 
@@ -39,7 +39,7 @@ def select_budget(X_source, y_source, X_target, *, budgets=DEFAULT_BUDGETS, max_
 
     Parameters
     ----------
-    X_source, y_source : labelled source rows (0/1 labels), e.g. simulation.
+    X_source, y_source : labelled source rows (two classes; not the unlabelled marker −1), e.g. simulation.
     X_target : unlabelled target rows with the same features, e.g. real data.
     budgets : candidate budgets ε in bits (default :data:`training.budget.DEFAULT_BUDGETS`).
     max_adversary_auc : target of the audit (adversary AUC of the domain from the hidden bits, 0.5 = none).
@@ -56,11 +56,15 @@ def select_budget(X_source, y_source, X_target, *, budgets=DEFAULT_BUDGETS, max_
     """
     from .classifier import SQNNClassifier
 
-    xs = check_x(X_source, "X_source")
-    ys = check_y(y_source, len(xs), "y_source")
-    xt = check_x(X_target, "X_target", n_features=xs.shape[1])
-    if np.any(ys < 0) or np.unique(ys).size < 2:
-        raise ValueError("y_source must hold labels 0 and 1 for every source row (no -1)")
+    xs = check_array(X_source, dtype=np.float64, input_name="X_source")
+    xt = check_array(X_target, dtype=np.float64, input_name="X_target")
+    if xt.shape[1] != xs.shape[1]:
+        raise ValueError(f"X_target has {xt.shape[1]} features but X_source has {xs.shape[1]}")
+    ys = np.asarray(y_source)
+    if ys.shape != (len(xs),):
+        raise ValueError(f"y_source must have shape ({len(xs)},) to match X_source, got {ys.shape}")
+    if np.unique(ys).size != 2 or np.any(ys == -1):
+        raise ValueError("y_source must hold a label of two classes for every source row (no unlabelled -1)")
     budgets = [float(b) for b in budgets]
     if not budgets or any(not b > 0 for b in budgets):
         raise ValueError(f"budgets must be a non-empty list of positive numbers of bits, got {budgets!r}")
@@ -85,7 +89,8 @@ def select_budget(X_source, y_source, X_target, *, budgets=DEFAULT_BUDGETS, max_
             model.fit(x_fit, y_fit, s_fit)
         table.append({
             "max_mi": eps,
-            "source_auc": float(roc_auc_score(ys[src_va], model.predict_proba(xs[src_va])[:, 1])),
+            "source_auc": float(roc_auc_score(ys[src_va] == model.classes_[1],
+                                              model.predict_proba(xs[src_va])[:, 1])),
             "adversary_auc": adversary_auc(model.transform(x_val), s_val, random_state=random_state),
             "mi_heldout": float(model.mi_heldout_),
             "gamma": float(model.gamma_),
