@@ -139,10 +139,12 @@ def _row(r: dict) -> str:
         f"{r['estimate']['lut']:,} / {r['estimate']['ff']:,}",
     ]
     if "fmax_mhz" in c:
+        comb = [x["utilization"]["TRELLIS_COMB"] for x in (c, d)]  # LUT4 + carry cells after routing
+        cells.append(f"{comb[0]['used']:,} / {comb[1]['used']:,} ({comb[0]['used'] / comb[1]['used']:.2f}x)")
+        cells.append(f"{100 * comb[0]['used'] / comb[0]['available']:.1f} % / "
+                     f"{100 * comb[1]['used'] / comb[1]['available']:.1f} %")
         cells.append(f"{c['fmax_mhz']:.1f} / {d['fmax_mhz']:.1f}")
-        util = c["utilization"].get("TRELLIS_COMB", c["utilization"].get("TRELLIS_SLICE", {}))
-        if util:
-            cells.append(f"{100 * util['used'] / util['available']:.1f} %")
+        cells.append(f"{c['latency_ns_at_fmax']:.0f} / {d['latency_ns_at_fmax']:.0f}")
     return "| " + " | ".join(cells) + " |"
 
 
@@ -159,7 +161,7 @@ def main(argv=None) -> None:
     head = ["net", "widths", "LUT sqnn / da4ml", "FF sqnn / da4ml", "latency (clk)", "yosys CPU time",
             "estimate LUT / FF"]
     if args.target == "ecp5":
-        head += ["Fmax MHz sqnn / da4ml", "sqnn LUT4 util."]
+        head += ["logic cells (TRELLIS_COMB)", "utilisation", "Fmax MHz", "latency ns at Fmax"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for name in args.nets:
