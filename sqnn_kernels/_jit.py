@@ -260,3 +260,104 @@ Lane p < HP of slot g < G reads ``v = x[start + g·h + p]``; its code ``c_g`` is
 grows by the number of non-finite values. HP, G, B, LANE, ROW must be compile-time constants; every lane is
 a 32-bit integer in explicit vector IR (``fcmp``, ``sext``, ``sub`` per edge), whatever LLVM's cost model
 would pick for a plain loop (on AVX2 it widened the counts to 64 bits and ran 2x slower)."""
+
+
+_AVX2_CPUS = ("haswell", "broadwell", "skylake", "cascadelake", "cooperlake", "skylake-avx512", "alderlake",
+              "znver1", "znver2", "znver3")
+
+
+def target_has_avx2() -> bool:
+    """Whether numba's target CPU (the host, or ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES``) has AVX2.
+
+    A named CPU without a feature list counts as AVX2 only if it is one of a few known AVX2 names (``haswell``
+    and later Intel cores, AMD Zen 1-3): other names get the portable code.
+    """
+    if nb.config.CPU_NAME and nb.config.CPU_NAME != "host":
+        features = nb.config.CPU_FEATURES or ""
+        return "+avx2" in features.split(",") or (not features and nb.config.CPU_NAME in _AVX2_CPUS)
+    import llvmlite.binding as llvm
+
+    return "+avx2" in llvm.get_host_cpu_features().flatten().split(",")
+
+
+NIBBLE_WORDS = 4  # words (256 bits) per vector of the nibble-table popcount
+
+
+@intrinsic(prefer_literal=True)
+def _nibble_tile_intrinsic(typingctx, xs, ws, xrow, wrow, off, half, V):
+    """Popcounts of a 4 x 2 tile over ``V`` vectors of nibble-split words (AVX2 ``vpshufb`` path)."""
+    v_n = _literal(V)
+    ok = (isinstance(xs, types.Array) and isinstance(ws, types.Array) and xs.dtype == types.uint64
+          and ws.dtype == types.uint64 and xs.layout == "C" and ws.layout == "C" and v_n is not None
+          and 1 <= v_n <= 4)
+    if not ok:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i8, i64 = ir.IntType(8), ir.IntType(64)
+        vb, vq = ir.VectorType(i8, 32), ir.VectorType(i64, 4)
+        mod = builder.module
+        pshufb = cgutils.get_or_insert_function(mod, ir.FunctionType(vb, [vb, vb]), "llvm.x86.avx2.pshuf.b")
+        psadbw = cgutils.get_or_insert_function(mod, ir.FunctionType(vq, [vb, vb]), "llvm.x86.avx2.psad.bw")
+        lut = ir.Constant(vb, [i8(bin(b & 15).count("1")) for b in range(32)])
+        zero = ir.Constant(vb, [i8(0)] * 32)
+        xd, wd = _data(context, builder, args[0], xs), _data(context, builder, args[1], ws)
+        xr, wr, o, h = args[2], args[3], args[4], args[5]
+        acc = [zero] * 8
+
+        def load(data, at, rows, i):
+            index = builder.add(at, builder.extract_value(rows, i))
+            return builder.load(_vector_ptr(builder, data, index, vb), align=1)
+
+        for v in range(v_n):
+            for part in (o, builder.add(o, h)):  # low nibbles, then high nibbles
+                at = builder.add(part, i64(NIBBLE_WORDS * v))
+                xv = [load(xd, at, xr, q) for q in range(4)]
+                wv = [load(wd, at, wr, c) for c in range(2)]
+                for q in range(4):
+                    for c in range(2):
+                        counts = builder.call(pshufb, [lut, builder.xor(xv[q], wv[c])])
+                        acc[2 * q + c] = builder.add(acc[2 * q + c], counts)
+        s = [builder.call(psadbw, [a, zero]) for a in acc]  # 4 partial sums (i64) per tile entry
+
+        def fold(a, b):
+            lo = builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), 4), [0, 4, 2, 6]))
+            hi = builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), 4), [1, 5, 3, 7]))
+            return builder.add(lo, hi)
+
+        def fold2(a, b):
+            lo = builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), 4), [0, 1, 4, 5]))
+            hi = builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), 4), [2, 3, 6, 7]))
+            return builder.add(lo, hi)
+
+        u = [fold(s[2 * p], s[2 * p + 1]) for p in range(4)]
+        sums = [fold2(u[0], u[1]), fold2(u[2], u[3])]
+        out = [builder.extract_element(sums[e // 4], i64(e % 4)) for e in range(8)]
+        return context.make_tuple(builder, signature.return_type, out)
+
+    return types.UniTuple(types.uint64, 8)(xs, ws, xrow, wrow, off, half, V), codegen
+
+
+def _nibble_tile_python(xs, ws, xrow, wrow, off, half, V):
+    """Pure-Python ``nibble_tile`` used when ``NUMBA_DISABLE_JIT=1``."""
+    out = []
+    for q in range(4):
+        for c in range(2):
+            total = 0
+            for part in (off, off + half):
+                for i in range(part, part + NIBBLE_WORDS * V):
+                    total += (int(xs.flat[xrow[q] + i]) ^ int(ws.flat[wrow[c] + i])).bit_count()
+            out.append(total)
+    return tuple(out)
+
+
+nibble_tile = _nibble_tile_python if nb.config.DISABLE_JIT else _nibble_tile_intrinsic
+"""``nibble_tile(xs, ws, xrow, wrow, off, half, V)``: popcounts of ``x_q XOR w_c`` for a 4 x 2 tile, on AVX2.
+
+``xs``, ``ws``: C-contiguous uint64 arrays of nibble-split words (every byte of a word holds one nibble, 0-15:
+a row's low nibbles at words ``[0, half)``, its high nibbles at ``[half, 2 half)``). ``xrow`` (4 ints) and
+``wrow`` (2 ints) are the flat offsets of the rows; the tile covers words ``[off, off + 4V)`` of both halves,
+V <= 4 (a literal). Since ``lo(x) XOR lo(w) = lo(x XOR w)``, each 256-bit step of a tile entry costs one
+``vpxor``, one ``vpshufb`` (the 16-entry bit-count table) and one ``vpaddb`` per half: the byte counts (at
+most 8 per byte and vector, <= 32 for V = 4) are summed by ``vpsadbw`` once per call. Returns the 8 counts
+(bits) as (row 0 neuron 0, row 0 neuron 1, row 1 neuron 0, ...). The caller guarantees the words exist."""

@@ -6,6 +6,13 @@ stream through the inner loop once while eight popcount accumulators stay in reg
 up to 16 (1024 bits) gets its own compiled kernel, with W a compile-time constant (closure cell), so LLVM
 fully unrolls and vectorises the word loop (``vpopcntq`` on AVX-512 VPOPCNTDQ); wider rows share one kernel
 with a runtime word count. numba caches each on disk.
+
+Where the target CPU has AVX2 but no vector popcount (``_jit.target_has_vector_popcount()`` false), LLVM's
+own ``ctpop`` lowering costs nine vector instructions per 256 bits and tile entry (nibble split, two table
+lookups, ``vpsadbw``, add). There the rows are first split into low and high nibbles once
+(``_split_nibbles``, O((n + m) W)): since ``lo(x XOR w) = lo(x) XOR lo(w)``, each tile entry then costs
+``vpxor`` + ``vpshufb`` + ``vpaddb`` per half, with byte counts summed by one ``vpsadbw`` per call
+(:func:`._jit.nibble_tile`).
 """
 
 from __future__ import annotations
@@ -15,10 +22,12 @@ import functools
 import numpy as np
 from numba import prange
 
-from ._jit import dual, jit, popcount
+from ._jit import NIBBLE_WORDS, dual, jit, nibble_tile, popcount, target_has_avx2, target_has_vector_popcount
 from .validation import check_int32_vector, check_packed, check_width
 
 SPECIALISED_WORDS = 16  # widths up to 1024 bits get a kernel with the word count fixed at compile time
+NIBBLE_PATH = target_has_avx2() and not target_has_vector_popcount()  # AVX2 without VPOPCNTDQ: nibble tiles
+_LOW_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)
 
 
 @jit(inline="always")
@@ -124,6 +133,96 @@ def _kernels_for(words: int):
     return _kernels(words if words <= SPECIALISED_WORDS else 0)
 
 
+def _split_nibbles(p: np.ndarray) -> tuple[np.ndarray, int]:
+    """Nibble-split copy of packed rows for :func:`._jit.nibble_tile`: ``(s, half)``.
+
+    ``s[:, :half]`` holds ``p & 0x0F..0F`` (the low nibble of every byte), ``s[:, half:]`` holds
+    ``(p >> 4) & 0x0F..0F``; ``half`` is the word count rounded up to a whole vector (4 words), the extra
+    words are 0 in every row, so they add 0 to every popcount.
+    """
+    words = p.shape[1]
+    half = -(-words // NIBBLE_WORDS) * NIBBLE_WORDS
+    s = np.zeros((p.shape[0], 2 * half), dtype=np.uint64)
+    np.bitwise_and(p, _LOW_NIBBLES, out=s[:, :words])
+    np.bitwise_and(p >> np.uint64(4), _LOW_NIBBLES, out=s[:, half:half + words])
+    return s, half
+
+
+@functools.cache
+def _nibble_kernels(V: int):
+    """(dot, threshold) kernels on nibble-split rows of exactly ``V`` vectors (``V = 0``: any count)."""
+
+    @jit(inline="always")
+    def counts(xs, ws, xrow, wrow, half):
+        if V > 0:
+            return nibble_tile(xs, ws, xrow, wrow, 0, half, V)
+        z = np.uint64(0)
+        c = (z, z, z, z, z, z, z, z)
+        big = half - half % (4 * NIBBLE_WORDS)
+        for off in range(0, big, 4 * NIBBLE_WORDS):  # byte counters hold at most 31 vectors: sum per 4
+            t = nibble_tile(xs, ws, xrow, wrow, off, half, 4)
+            c = (c[0] + t[0], c[1] + t[1], c[2] + t[2], c[3] + t[3], c[4] + t[4], c[5] + t[5], c[6] + t[6],
+                 c[7] + t[7])
+        for off in range(big, half, NIBBLE_WORDS):
+            t = nibble_tile(xs, ws, xrow, wrow, off, half, 1)
+            c = (c[0] + t[0], c[1] + t[1], c[2] + t[2], c[3] + t[3], c[4] + t[4], c[5] + t[5], c[6] + t[6],
+                 c[7] + t[7])
+        return c
+
+    @jit(inline="always")
+    def tile(xs, ws, r0, j, n, m, half, k):
+        """Dots of rows r0..r0+3 with neurons j, j+1; rows past n and a neuron past m repeat the last one."""
+        s = xs.shape[1]
+        xrow = (r0 * s, min(r0 + 1, n - 1) * s, min(r0 + 2, n - 1) * s, min(r0 + 3, n - 1) * s)
+        wrow = (j * s, min(j + 1, m - 1) * s)
+        c = counts(xs, ws, xrow, wrow, half)
+        return (k - 2 * np.int64(c[0]), k - 2 * np.int64(c[1]), k - 2 * np.int64(c[2]),
+                k - 2 * np.int64(c[3]), k - 2 * np.int64(c[4]), k - 2 * np.int64(c[5]),
+                k - 2 * np.int64(c[6]), k - 2 * np.int64(c[7]))
+
+    @dual
+    def dot_kernel(xs, ws, half, k, out):
+        n, m = out.shape
+        for b in prange((n + 3) // 4):
+            r0 = b * 4
+            for j in range(0, m, 2):
+                d = tile(xs, ws, r0, j, n, m, half, k)
+                for q in range(min(4, n - r0)):
+                    out[r0 + q, j] = np.int32(d[2 * q])
+                    if j + 1 < m:
+                        out[r0 + q, j + 1] = np.int32(d[2 * q + 1])
+
+    @dual
+    def threshold_kernel(xs, ws, half, k, thresholds, out):
+        n = xs.shape[0]
+        m = ws.shape[0]
+        for b in prange((n + 3) // 4):
+            r0 = b * 4
+            for j in range(0, m, 2):
+                d = tile(xs, ws, r0, j, n, m, half, k)
+                word = j >> 6  # j is even, so neurons j and j + 1 share a word
+                for q in range(min(4, n - r0)):
+                    bits = np.uint64(d[2 * q] >= thresholds[j]) << np.uint64(j & 63)
+                    if j + 1 < m:
+                        bits |= np.uint64(d[2 * q + 1] >= thresholds[j + 1]) << np.uint64((j + 1) & 63)
+                    out[r0 + q, word] |= bits
+
+    return dot_kernel, threshold_kernel
+
+
+def _run(which: int, xp, wp, k: int, *rest) -> None:
+    """Run kernel ``which`` (0: dot, 1: threshold) on the target CPU's path (nibble tiles or popcount)."""
+    work = xp.shape[0] * wp.shape[0] * xp.shape[1]
+    if NIBBLE_PATH:
+        xs, half = _split_nibbles(xp)
+        ws, _ = _split_nibbles(wp)
+        vectors = half // NIBBLE_WORDS
+        kernel = _nibble_kernels(vectors if half <= SPECIALISED_WORDS else 0)[which]
+        kernel(work, xs, ws, np.int64(half), np.int64(k), *rest)
+    else:
+        _kernels_for(xp.shape[1])[which](work, xp, wp, np.int64(k), *rest)
+
+
 def _check_pair(xp, wp, k):
     k = check_width(k)
     xp = check_packed(xp, "xp", k)
@@ -152,8 +251,7 @@ def xnor_popcount_dense(xp, wp, k: int) -> np.ndarray:
     xp, wp, k = _check_pair(xp, wp, k)
     out = np.empty((xp.shape[0], wp.shape[0]), dtype=np.int32)
     if xp.shape[0]:
-        work = xp.shape[0] * wp.shape[0] * xp.shape[1]
-        _kernels_for(xp.shape[1])[0](work, xp, wp, np.int64(k), out)
+        _run(0, xp, wp, k, out)
     return out
 
 
@@ -166,6 +264,5 @@ def binary_dense_threshold(xp, wp, k: int, thresholds) -> np.ndarray:
     t = check_int32_vector(thresholds, wp.shape[0], "thresholds")
     out = np.zeros((xp.shape[0], (wp.shape[0] + 63) // 64), dtype=np.uint64)
     if xp.shape[0]:
-        work = xp.shape[0] * wp.shape[0] * xp.shape[1]
-        _kernels_for(xp.shape[1])[1](work, xp, wp, np.int64(k), t, out)
+        _run(1, xp, wp, k, t, out)
     return out

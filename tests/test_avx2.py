@@ -1,7 +1,8 @@
-"""Run the engine tests with code generated for an AVX2-only CPU (``NUMBA_CPU_NAME=haswell``).
+"""Run the engine and dense tests with code generated for an AVX2-only CPU (``NUMBA_CPU_NAME=haswell``).
 
 The vector IR of ``ge_mask64`` and ``lane_codes`` lowers differently without AVX-512 (``vpmovmskb`` instead of
-mask registers, ymm instead of zmm); this host runs both, so both code paths are checked on every CI run.
+mask registers, ymm instead of zmm), and the dense kernels take the nibble-table path (``_jit.nibble_tile``)
+where there is no vector popcount; this host runs both, so both code paths are checked on every CI run.
 """
 
 import os
@@ -21,6 +22,9 @@ SUBSET = [
     "test_engine.py::test_values_past_a_row_do_not_leak_into_it",
     "test_engine.py::test_float32_edges_are_rounded_up_exactly",
     "test_engine.py::test_later_layers_by_popcount_or_byte_tables",
+    "test_dense.py::test_xnor_popcount_matches_reference",
+    "test_dense.py::test_threshold_matches_reference",
+    "test_dense.py::test_wide_rows_match_reference",
 ]
 
 

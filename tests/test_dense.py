@@ -36,6 +36,15 @@ def test_threshold_matches_reference(n, k, m, seed):
         assert not np.any(out[:, -1] >> np.uint64(m % 64))
 
 
+def test_wide_rows_match_reference(rng):
+    """18 words per row: the kernels for any word count (a 16-word step, then the rest; 6 rows, 5 neurons)."""
+    _, xp, wp = _random_pair(6, 1100, 5, 7)
+    thresholds = rng.integers(-40, 40, 5)
+    np.testing.assert_array_equal(sk.xnor_popcount_dense(xp, wp, 1100), ref.xnor_popcount_dense(xp, wp, 1100))
+    np.testing.assert_array_equal(sk.binary_dense_threshold(xp, wp, 1100, thresholds),
+                                  ref.binary_dense_threshold(xp, wp, 1100, thresholds))
+
+
 def test_dot_against_float_matmul(rng):
     x = rng.choice([-1, 1], (33, 200))
     w = rng.choice([-1, 1], (17, 200))
