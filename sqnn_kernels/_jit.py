@@ -309,14 +309,13 @@ def _nibble_tile_intrinsic(typingctx, xs, ws, xrow, wrow, off, half, V):
             index = builder.add(at, builder.extract_value(rows, i))
             return builder.load(_vector_ptr(builder, data, index, vb), align=1)
 
-        for v in range(v_n):
-            for part in (o, builder.add(o, h)):  # low nibbles, then high nibbles
-                at = builder.add(part, i64(NIBBLE_WORDS * v))
-                xv = [load(xd, at, xr, q) for q in range(4)]
-                wv = [load(wd, at, wr, c) for c in range(2)]
-                for q in range(4):
-                    for c in range(2):
-                        counts = builder.call(pshufb, [lut, builder.xor(xv[q], wv[c])])
+        for c in range(2):  # one neuron at a time: 4 accumulators live, not 8 (no spills on 16 ymm registers)
+            for v in range(v_n):
+                for part in (o, builder.add(o, h)):  # low nibbles, then high nibbles
+                    at = builder.add(part, i64(NIBBLE_WORDS * v))
+                    wv = load(wd, at, wr, c)
+                    for q in range(4):
+                        counts = builder.call(pshufb, [lut, builder.xor(load(xd, at, xr, q), wv)])
                         acc[2 * q + c] = builder.add(acc[2 * q + c], counts)
         s = [builder.call(psadbw, [a, zero]) for a in acc]  # 4 partial sums (i64) per tile entry
 
