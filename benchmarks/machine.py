@@ -65,6 +65,16 @@ def numba_isa(env: dict[str, str] | None = None) -> str:
     return isa_of_features(flags)
 
 
+def blas_core() -> str:
+    """OpenBLAS kernel family numpy uses (threadpoolctl): ``SkylakeX`` (AVX-512), ``Haswell`` (AVX2), ..."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown"
+    cores = {i.get("architecture") or "?" for i in threadpool_info() if i.get("internal_api") == "openblas"}
+    return ",".join(sorted(cores)) or "none"
+
+
 def thread_info() -> dict[str, str]:
     """Thread settings in force: numba's thread count and the BLAS thread variables."""
     import numba
@@ -73,6 +83,7 @@ def thread_info() -> dict[str, str]:
         "NUMBA_NUM_THREADS": str(numba.get_num_threads()),
         "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "unset"),
+        "BLAS_CORE": blas_core(),
     }
 
 

@@ -45,7 +45,9 @@ def run_suite(suite: str, threads: int, extra_args: list[str] | None = None, *, 
               python: str | None = None, cpu_name: str | None = None) -> dict:
     """Run one pytest-benchmark suite with ``threads`` threads; return its parsed JSON.
 
-    ``cpu_name`` sets ``NUMBA_CPU_NAME`` (e.g. ``haswell``: AVX2 code on an AVX-512 host).
+    ``cpu_name`` sets ``NUMBA_CPU_NAME`` (e.g. ``haswell``: AVX2 code on an AVX-512 host); for an AVX2 name,
+    numpy's OpenBLAS is held to its AVX2 kernels too (``OPENBLAS_CORETYPE=Haswell`` unless set), so the
+    float baselines use the same ISA as the kernels.
     """
     env = {
         **os.environ,
@@ -56,6 +58,8 @@ def run_suite(suite: str, threads: int, extra_args: list[str] | None = None, *, 
     }
     if cpu_name:
         env.update(NUMBA_CPU_NAME=cpu_name, NUMBA_CPU_FEATURES="")
+        if numba_isa(env).startswith("AVX2"):
+            env.setdefault("OPENBLAS_CORETYPE", "Haswell")
     if quick:
         env["SQNN_BENCH_QUICK"] = "1"
     if quick:
@@ -77,6 +81,7 @@ def run_suite(suite: str, threads: int, extra_args: list[str] | None = None, *, 
         skipped = [line for line in proc.stdout.splitlines() if line.startswith("SKIPPED")]
         data = json.loads(out.read_text())
         data["isa"] = numba_isa(env)
+        data["blas"] = data.get("machine_info", {}).get("BLAS_CORE")  # numpy's OpenBLAS kernels (conftest)
         data["skipped"] = sorted(set(line.split(": ", 2)[-1] for line in skipped))
         return data
 
@@ -121,6 +126,7 @@ def summarise(results: dict, threads: int, stat: str = "median") -> list[dict]:
                 "gmacs": macs / t / 1e9 if macs else None,
                 "events_per_s": events / t if events else None,
                 "isa": results.get("isa") or numba_isa(),
+                "blas": results.get("blas"),
                 **{k: info.get(k) for k in EXTRA_FIELDS},
             })
     return rows
@@ -139,9 +145,10 @@ def format_table(rows: list[dict], stat: str = "median") -> str:
         ev = f"{r['events_per_s']:.3g}" if r["events_per_s"] else ""
         t = r["median_s"] if stat == "median" else r["min_s"]
         rss = f"{r['peak_rss_mb']:.0f}" if r.get("peak_rss_mb") else ""  # fresh process running that row
+        isa = r.get("isa", "") + (f", BLAS {r['blas']}" if r.get("blas") else "")
         lines.append(
             f"{r['group'][:40]:40} {r['name'][:34]:34} {r['threads']:>3} {t * 1e3:>9.3f}ms"
-            f" {ratio:>10} {gmacs:>8} {ev:>10} {rss:>11}  {r.get('isa', '')}"
+            f" {ratio:>10} {gmacs:>8} {ev:>10} {rss:>11}  {isa}"
         )
     return "\n".join(lines)
 
@@ -279,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             data = run_suite(suite, threads, extra, quick=args.quick, cpu_name=args.cpu_name)
             results["benchmarks"] += data["benchmarks"]
             results["isa"] = data.get("isa")
+            results["blas"] = data.get("blas")
             skipped.update(data.get("skipped", []))
         if args.peer_python:
             keyword = f"({args.keyword}) and peer" if args.keyword else "peer"
