@@ -28,9 +28,10 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-KEY = ("vpopcntq", "vpopcntd", "popcnt", "vpshufb", "vpsadbw", "vpxorq", "vpxord", "vpxor", "xor", "vpaddq",
-       "vpaddd", "vpaddw", "vpaddb", "vpmovzxbw", "vpcmpgtw", "vpcmpnltw", "vpcmpgtq", "vpcmpleq", "kunpckdq",
-       "vpmovmskb", "vcmpltpd", "vcmpnltpd", "vcmplepd", "vcmpgepd", "vcmpleps", "vpternlogq")
+KEY = ("vpopcntq", "vpopcntd", "popcnt", "vpshufb", "vpsadbw", "vpand", "vpsrlw", "vpxorq", "vpxord", "vpxor",
+       "xor", "vpaddq", "vpaddd", "vpaddw", "vpaddb", "vpmovzxbw", "vpcmpgtw", "vpcmpnltw", "vpcmpgtq",
+       "vpcmpleq", "kunpckdq", "vpmovmskb", "vcmpltpd", "vcmpnltpd", "vcmplepd", "vcmpgepd", "vcmpleps",
+       "vpternlogq")
 REGISTERS = ("zmm", "ymm", "xmm")
 _INSN = re.compile(r"^\s+([a-z][a-z0-9]*)\s*(.*)$")
 
@@ -74,6 +75,8 @@ def _report(title: str, asm: str) -> dict:
     print("  vector operands: " + "  ".join(f"{r}={regs[r]}" for r in REGISTERS))
     if mnemonics["vpopcntq"]:
         verdict = "AVX-512 VPOPCNTDQ: vpopcntq on " + ("zmm (8 words)" if regs["zmm"] else "ymm/xmm")
+    elif mnemonics["vpshufb"] and not mnemonics["vpsrlw"]:
+        verdict = "nibble-split rows (_jit.nibble_tile): vpxor + vpshufb + vpaddb, vpsadbw once per tile"
     elif mnemonics["vpshufb"]:
         verdict = "nibble-LUT popcount (vpshufb + vpsadbw), no VPOPCNTDQ"
     elif mnemonics["popcnt"]:
@@ -97,7 +100,7 @@ def dense_asm(words: int) -> dict[str, str]:
         xp = sk.pack_bits(rng.integers(0, 2, (n, k)).astype(bool))
         sk.xnor_popcount_dense(xp, wp, k)
         sk.binary_dense_threshold(xp, wp, k, np.zeros(len(wp), np.int32))
-    dot, threshold = getattr(dense, "_kernels_for", _kernels)(words)
+    dot, threshold = getattr(dense, "kernels_used", getattr(dense, "_kernels_for", _kernels))(words)
     return {**_listings(f"xnor_popcount_dense W={words}", dot),
             **_listings(f"binary_dense_threshold W={words}", threshold)}
 

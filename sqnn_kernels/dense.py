@@ -210,17 +210,24 @@ def _nibble_kernels(V: int):
     return dot_kernel, threshold_kernel
 
 
+def kernels_used(words: int):
+    """The (dot, threshold) kernels rows of ``words`` words run on this target CPU (nibble or popcount)."""
+    if NIBBLE_PATH:
+        half = -(-words // NIBBLE_WORDS) * NIBBLE_WORDS
+        return _nibble_kernels(half // NIBBLE_WORDS if half <= SPECIALISED_WORDS else 0)
+    return _kernels_for(words)
+
+
 def _run(which: int, xp, wp, k: int, *rest) -> None:
     """Run kernel ``which`` (0: dot, 1: threshold) on the target CPU's path (nibble tiles or popcount)."""
     work = xp.shape[0] * wp.shape[0] * xp.shape[1]
+    kernel = kernels_used(xp.shape[1])[which]
     if NIBBLE_PATH:
         xs, half = _split_nibbles(xp)
         ws, _ = _split_nibbles(wp)
-        vectors = half // NIBBLE_WORDS
-        kernel = _nibble_kernels(vectors if half <= SPECIALISED_WORDS else 0)[which]
         kernel(work, xs, ws, np.int64(half), np.int64(k), *rest)
     else:
-        _kernels_for(xp.shape[1])[which](work, xp, wp, np.int64(k), *rest)
+        kernel(work, xp, wp, np.int64(k), *rest)
 
 
 def _check_pair(xp, wp, k):
