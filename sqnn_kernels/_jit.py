@@ -309,13 +309,17 @@ def _nibble_tile_intrinsic(typingctx, xs, ws, xrow, wrow, off, half, V):
             index = builder.add(at, builder.extract_value(rows, i))
             return builder.load(_vector_ptr(builder, data, index, vb), align=1)
 
+        # The second neuron reads the rows through a copy of the pointer that LLVM cannot see through (empty
+        # asm): otherwise it merges the two loads of each row word and keeps all 32 in (spilled) registers.
+        opaque = builder.asm(ir.FunctionType(xd.type, [xd.type]), "", "=r,0", [xd], False)
         for c in range(2):  # one neuron at a time: 4 accumulators live, not 8 (no spills on 16 ymm registers)
             for v in range(v_n):
                 for part in (o, builder.add(o, h)):  # low nibbles, then high nibbles
                     at = builder.add(part, i64(NIBBLE_WORDS * v))
                     wv = load(wd, at, wr, c)
                     for q in range(4):
-                        counts = builder.call(pshufb, [lut, builder.xor(load(xd, at, xr, q), wv)])
+                        xv = load((xd, opaque)[c], at, xr, q)
+                        counts = builder.call(pshufb, [lut, builder.xor(xv, wv)])
                         acc[2 * q + c] = builder.add(acc[2 * q + c], counts)
         s = [builder.call(psadbw, [a, zero]) for a in acc]  # 4 partial sums (i64) per tile entry
 

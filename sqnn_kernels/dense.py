@@ -12,7 +12,8 @@ own ``ctpop`` lowering costs nine vector instructions per 256 bits and tile entr
 lookups, ``vpsadbw``, add). There the rows are first split into low and high nibbles once
 (``_split_nibbles``, O((n + m) W)): since ``lo(x XOR w) = lo(x) XOR lo(w)``, each tile entry then costs
 ``vpxor`` + ``vpshufb`` + ``vpaddb`` per half, with byte counts summed by one ``vpsadbw`` per call
-(:func:`._jit.nibble_tile`).
+(:func:`._jit.nibble_tile`); tiles run in blocks of 32 rows x 32 neurons, so both blocks of split words stay
+in L1.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from .validation import check_int32_vector, check_packed, check_width
 
 SPECIALISED_WORDS = 16  # widths up to 1024 bits get a kernel with the word count fixed at compile time
 NIBBLE_PATH = target_has_avx2() and not target_has_vector_popcount()  # AVX2 without VPOPCNTDQ: nibble tiles
+BLOCK_ROWS = 32  # nibble path: 32 rows x 32 neurons of 1024 bits = 2 x 16 KB of split words, in L1
+BLOCK_NEURONS = 32
 _LOW_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)
 
 
@@ -183,29 +186,32 @@ def _nibble_kernels(V: int):
     @dual
     def dot_kernel(xs, ws, half, k, out):
         n, m = out.shape
-        for b in prange((n + 3) // 4):
-            r0 = b * 4
-            for j in range(0, m, 2):
-                d = tile(xs, ws, r0, j, n, m, half, k)
-                for q in range(min(4, n - r0)):
-                    out[r0 + q, j] = np.int32(d[2 * q])
-                    if j + 1 < m:
-                        out[r0 + q, j + 1] = np.int32(d[2 * q + 1])
+        for g in prange((n + BLOCK_ROWS - 1) // BLOCK_ROWS):
+            for jb in range(0, m, BLOCK_NEURONS):  # a block of rows x a block of neurons: both stay in L1
+                for r0 in range(g * BLOCK_ROWS, min(g * BLOCK_ROWS + BLOCK_ROWS, n), 4):
+                    for j in range(jb, min(jb + BLOCK_NEURONS, m), 2):
+                        d = tile(xs, ws, r0, j, n, m, half, k)
+                        for q in range(min(4, n - r0)):
+                            out[r0 + q, j] = np.int32(d[2 * q])
+                            if j + 1 < m:
+                                out[r0 + q, j + 1] = np.int32(d[2 * q + 1])
 
     @dual
     def threshold_kernel(xs, ws, half, k, thresholds, out):
         n = xs.shape[0]
         m = ws.shape[0]
-        for b in prange((n + 3) // 4):
-            r0 = b * 4
-            for j in range(0, m, 2):
-                d = tile(xs, ws, r0, j, n, m, half, k)
-                word = j >> 6  # j is even, so neurons j and j + 1 share a word
-                for q in range(min(4, n - r0)):
-                    bits = np.uint64(d[2 * q] >= thresholds[j]) << np.uint64(j & 63)
-                    if j + 1 < m:
-                        bits |= np.uint64(d[2 * q + 1] >= thresholds[j + 1]) << np.uint64((j + 1) & 63)
-                    out[r0 + q, word] |= bits
+        for g in prange((n + BLOCK_ROWS - 1) // BLOCK_ROWS):
+            for jb in range(0, m, BLOCK_NEURONS):
+                for r0 in range(g * BLOCK_ROWS, min(g * BLOCK_ROWS + BLOCK_ROWS, n), 4):
+                    for j in range(jb, min(jb + BLOCK_NEURONS, m), 2):
+                        d = tile(xs, ws, r0, j, n, m, half, k)
+                        word = j >> 6  # j is even, so neurons j and j + 1 share a word
+                        for q in range(min(4, n - r0)):
+                            bits = np.uint64(d[2 * q] >= thresholds[j]) << np.uint64(j & 63)
+                            if j + 1 < m:
+                                above = np.uint64(d[2 * q + 1] >= thresholds[j + 1])
+                                bits |= above << np.uint64((j + 1) & 63)
+                            out[r0 + q, word] |= bits
 
     return dot_kernel, threshold_kernel
 
