@@ -233,3 +233,13 @@ def test_select_budget_input_errors():
         select_budget(x, y, x[:, :3])
     with pytest.raises(ValueError, match="budgets must be a non-empty list"):
         select_budget(x, y, x, budgets=())
+
+
+def test_conditional_budget_for_equalized_odds():
+    x, y, s = leaky()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = SQNNClassifier(max_mi=0.01, mi="conditional", random_state=0, **FAST).fit(x, y, s)
+    assert len(model.history_["mi_heldout"]) == FAST["epochs"] and model.mi_heldout_ >= 0
+    with pytest.raises(ValueError, match="needs labelled"):
+        SQNNClassifier(max_mi=0.01, mi="conditional", **FAST).fit(x, np.where(s == 1, -1, y), s)
