@@ -9,6 +9,11 @@ bytecode and, recursively, its own closure. The key also holds the size and modi
 of this package, so editing a helper invalidates the kernels that inline it (numba tracks only the kernel's
 own file).
 
+Every data file is named after, and holds, the key it was compiled for (:class:`_KeyedCacheFile`). numba
+numbers data files from the index it last read, so two processes compiling kernels of one factory at once
+(dask workers, batch jobs, a test run beside a benchmark) could leave one kernel's machine code under the
+other's entry, and a later process would run the wrong kernel; here a file is used only by its own key.
+
 A cache that cannot be read or written (a corrupt index or data file, a full disk, a read-only folder) does
 not stop the kernel: it is compiled in memory instead, with one :class:`KernelCacheWarning` per process
 naming the folder and the error.
@@ -22,7 +27,7 @@ import types
 import warnings
 from pathlib import Path
 
-from numba.core.caching import FunctionCache
+from numba.core.caching import FunctionCache, IndexDataCacheFile
 from numba.core.dispatcher import Dispatcher
 from numba.core.serialize import dumps
 
@@ -82,8 +87,47 @@ def _fall_back(where: str, exc: BaseException) -> None:
         "writable one.", KernelCacheWarning, stacklevel=4)
 
 
+class _KeyedCacheFile(IndexDataCacheFile):
+    """numba's index + data files, with each data file named by a hash of its key and holding that key.
+
+    ``load`` returns an entry only if the file holds the same key and the same source stamp, so a file left
+    by a concurrent writer of another kernel or another source version is recompiled, never run.
+    """
+
+    def _keyed_name(self, key) -> tuple[str, str]:
+        tag = repr((key, self._source_stamp))
+        digest = hashlib.sha256(tag.encode()).hexdigest()[:20]
+        return tag, self._data_name_pattern.replace("{number:d}", digest)
+
+    def save(self, key, data):
+        tag, name = self._keyed_name(key)
+        self._save_data(name, (tag, data))  # the data first: an index entry never names a missing file
+        overloads = self._load_index()
+        if overloads.get(key) != name:
+            overloads[key] = name
+            self._save_index(overloads)
+
+    def load(self, key):
+        tag, name = self._keyed_name(key)
+        if self._load_index().get(key) != name:
+            return None
+        try:
+            stored = self._load_data(name)
+        except OSError:  # removed while the index still named it
+            return None
+        if not (isinstance(stored, tuple) and len(stored) == 2 and stored[0] == tag):
+            return None  # another kernel's or another version's code under this name
+        return stored[1]
+
+
 class KernelCache(FunctionCache):
-    """numba's per-function disk cache with a process-independent key and a fallback on any cache error."""
+    """numba's per-function disk cache with a process-independent key, data files checked against their
+    key (:class:`_KeyedCacheFile`), and a fallback on any cache error."""
+
+    def __init__(self, py_func):
+        super().__init__(py_func)
+        self._cache_file = _KeyedCacheFile(self._cache_path, self._impl.filename_base,
+                                           self._impl.locator.get_source_stamp())
 
     def _index_key(self, sig, codegen):
         return (sig, codegen.magic_tuple(), (function_digest(self._py_func), _PACKAGE_STAMP))

@@ -83,7 +83,11 @@ def projects(tmp_path_factory):
 def _scores(spec, x):
     """Model scores from the plain numpy twin (``sqnn_kernels.reference.forward``): the HDL is checked against
     the obviously-correct reference, independent of the state of the numba engine in this process."""
-    return forward(spec, x)[0]
+    twin = forward(spec, x)[0]
+    engine = spec.predict_scores(x)
+    wrong = np.flatnonzero((engine != twin).any(axis=1))
+    assert wrong.size == 0, f"engine differs from the twin on {wrong.size} rows, first {wrong[:5]}"
+    return twin
 
 
 def _reference(spec, x):

@@ -162,3 +162,24 @@ def test_no_writable_cache_folder_compiles_in_memory_with_one_warning(cache_dir,
     with pytest.warns(_cache.KernelCacheWarning, match="NUMBA_CACHE_DIR"):
         kernel = jit(_add_one)
     assert kernel(np.int64(1)) == 2
+
+
+def _adds(c):
+    def add(a):
+        return a + c
+    return add
+
+
+def test_an_entry_is_used_only_by_the_kernel_that_wrote_it(cache_dir):
+    """Two kernels of one factory share an index; processes compiling them at once can leave one kernel's
+    data file under the other's name (numba numbers data files from the index it read). The loaded entry
+    must be checked against its key, so such a file is recompiled, never run for the other kernel."""
+    assert jit(_adds(1))(np.int64(1)) == 2
+    first = set(cache_dir.rglob("*.nbc"))
+    assert jit(_adds(2))(np.int64(1)) == 3
+    (second,) = set(cache_dir.rglob("*.nbc")) - first
+    (other,) = first
+    second.write_bytes(other.read_bytes())  # what a concurrent writer of the other kernel leaves behind
+    fresh = jit(_adds(2))
+    assert fresh(np.int64(1)) == 3
+    assert not fresh.stats.cache_hits  # the foreign entry was not loaded
