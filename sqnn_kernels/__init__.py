@@ -13,7 +13,7 @@ from .information import bernoulli_entropy, joint_mi, per_neuron_mi
 from .spec import BinaryNetSpec, HiddenLayer, OutputLayer, spec_difference
 from .thermometer import thermometer_encode
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "BinaryNetSpec",
