@@ -218,7 +218,9 @@ def test_missing_memory_file_is_detected(projects, cache_dir, tmp_path):
 @pytest.mark.skipif(
     tools.iverilog() is None, reason="Icarus Verilog (optional second simulator) not installed"
 )
-@pytest.mark.parametrize("name", ["two_layers_two_outputs", "no_hidden_layer", "extreme_edges_10bit"])
+@pytest.mark.parametrize(
+    "name", ["two_layers_two_outputs", "no_hidden_layer", "extreme_edges_10bit", "five_classes"]
+)
 def test_iverilog_agrees(name, projects, cache_dir):
     spec, out, x, gap = projects(name)
     scores, classes = fpga.simulate(out, x[:400], simulator="iverilog", cache_dir=cache_dir, gap=gap)
