@@ -43,3 +43,20 @@ def five_class_spec(rng: np.random.Generator, n_features: int = 6, hidden: tuple
                     max_bins: int = 8) -> sk.BinaryNetSpec:
     """A random K = 5 output spec (softmax probabilities, argmax class) for the multiclass paths."""
     return random_spec(rng, n_features, hidden, n_out=5, max_bins=max_bins)
+
+
+def domain_toy(n: int, seed: int, *, label: float = 1.5, label2: float = 0.0, domain: float = 0.8,
+               domain_feature: int = 2):
+    """Toy two-class, two-domain data: 4 standard-normal features; y (0/1) adds ``label`` to feature 0 and
+    subtracts ``label2`` from feature 1, s (0/1) adds ``domain`` to ``domain_feature``.
+
+    Returns x, y, s and the generator, for further draws from the same stream (e.g. hiding labels).
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    s = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, 4))
+    x[:, 0] += label * y
+    x[:, 1] -= label2 * y
+    x[:, domain_feature] += domain * s
+    return x, y, s, rng

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from spec_factory import domain_toy
 
 from training import SQNNClassifier
 from training.budget import DualAscent, deterministic_bits, heldout_information, make_weighting, split_holdout
@@ -15,14 +16,7 @@ FAST = {"hidden": (16, 8), "epochs": 6, "batch_size": 256, "n_bins": 4}
 
 def leaky(n=1600, seed=0, shift=2.0):
     """Label in features 0-1; feature 2 carries the domain strongly (so unconstrained bits reveal s)."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n)
-    s = rng.integers(0, 2, n)
-    x = rng.normal(size=(n, 4))
-    x[:, 0] += 1.5 * y
-    x[:, 1] -= 1.0 * y
-    x[:, 2] += shift * s
-    return x, y, s
+    return domain_toy(n, seed, label2=1.0, domain=shift)[:3]
 
 
 def test_take_rows_gradient_equals_getitem():

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from spec_factory import domain_toy
 
 from training import GradientReversalClassifier, MLPBaseline, SQNNClassifier
 from training.metrics import invariance_report
@@ -19,13 +20,7 @@ FAST = {"hidden": (8,), "epochs": 3, "batch_size": 128, "n_bins": 4, "random_sta
 
 
 def data(n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n)
-    s = rng.integers(0, 2, n)
-    x = rng.normal(size=(n, 4))
-    x[:, 0] += 1.5 * y
-    x[:, 2] += 0.8 * s
-    return x, y, s
+    return domain_toy(n, seed)[:3]
 
 
 @pytest.mark.parametrize("method", ["predict", "predict_proba", "decision_function", "transform",

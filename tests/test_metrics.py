@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from spec_factory import domain_toy
 
 from training import GradientReversalClassifier, MLPBaseline, SQNNClassifier, evaluate_protocol
 from training.metrics import (
@@ -60,13 +61,7 @@ def test_adversary_auc_detects_planted_domain_bit():
 
 
 def _toy(n=1600, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n)
-    s = rng.integers(0, 2, n)
-    x = rng.normal(size=(n, 4))
-    x[:, 0] += 1.2 * y
-    x[:, 3] += 1.5 * s
-    return x, y, s
+    return domain_toy(n, seed, label=1.2, domain=1.5, domain_feature=3)[:3]
 
 
 def test_invariance_report_keys_and_values():

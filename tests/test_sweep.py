@@ -1,7 +1,7 @@
 import json
 
-import numpy as np
 import pytest
+from spec_factory import domain_toy
 
 from training import sweep
 from training.cli import main
@@ -30,13 +30,7 @@ def test_reference_front_is_the_published_one():
 
 
 def _small_data(n=1600, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n)
-    s = rng.integers(0, 2, n)
-    x = rng.normal(size=(n, 4))
-    x[:, 0] += 1.5 * y
-    x[:, 2] += 1.0 * s
-    return x, y, s
+    return domain_toy(n, seed, domain=1.0)[:3]
 
 
 def test_sweep_on_dask_equals_local_run():

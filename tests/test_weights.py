@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from spec_factory import domain_toy
 
 from training import GradientReversalClassifier, MLPBaseline, SQNNClassifier, evaluate_protocol
 from training.autograd import Tensor
@@ -67,12 +68,7 @@ def test_weighted_information_equals_replicated_rows(kind):
 
 
 def _data(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n)
-    s = rng.integers(0, 2, n)
-    x = rng.normal(size=(n, 4))
-    x[:, 0] += 1.5 * y
-    x[:, 2] += 0.8 * s
+    x, y, s, rng = domain_toy(n, seed)
     return x, np.where((s == 1) & (rng.random(n) < 0.5), -1, y), s, rng
 
 
