@@ -17,6 +17,15 @@ other's entry, and a later process would run the wrong kernel; here a file is us
 A cache that cannot be read or written (a corrupt index or data file, a full disk, a read-only folder) does
 not stop the kernel: it is compiled in memory instead, with one :class:`KernelCacheWarning` per process
 naming the folder and the error.
+
+Loading is quick (:class:`KernelDispatcher`): before numba loads even a cached entry, its dispatcher runs
+every ``numba_extensions`` entry point of the environment (awkward's imports awkward and pyarrow) and
+refreshes its compiler registries (which import scipy.linalg and the whole numba library of typed
+implementations), about 0.5-1 s in a new process. Machine code read from the cache needs none of that: only
+numba's runtime (NRT) symbols it links against. A kernel's first call with new argument types therefore
+looks for its cache entry first, with only the runtime set up, and takes numba's full path (entry points,
+registries, compile) only on a miss. Numba's state is left as it was: the entry points and registries still
+load, once, when anything is compiled.
 """
 
 from __future__ import annotations
@@ -28,8 +37,12 @@ import warnings
 from pathlib import Path
 
 from numba.core.caching import FunctionCache, IndexDataCacheFile
-from numba.core.dispatcher import Dispatcher
+from numba.core.compiler_lock import global_compiler_lock
+from numba.core.dispatcher import Dispatcher, OmittedArg
+from numba.core.registry import CPUDispatcher
+from numba.core.runtime import rtsys
 from numba.core.serialize import dumps
+from numba.core.typing.typeof import Purpose, typeof
 
 
 class KernelCacheWarning(RuntimeWarning):
@@ -145,6 +158,62 @@ class KernelCache(FunctionCache):
         except Exception as exc:  # full disk, read-only folder, unreadable index: keep it in memory
             self.disable()
             _fall_back(repr(self.cache_path), exc)
+
+    def load_compiled(self, sig, target_context):
+        """The cached entry for ``sig``, or None, with only numba's runtime initialised (not its compiler
+        registries, which cached machine code does not use). Any error is left to :meth:`load_overload`,
+        which the caller's full path then runs (and reports)."""
+        rtsys.initialize(target_context)  # the NRT symbols (allocation, reference counts) the code links to
+        try:
+            return self._load_overload(sig, target_context)
+        except Exception:
+            return None
+
+
+class KernelDispatcher(CPUDispatcher):
+    """numba's CPU dispatcher whose first call with new argument types loads the cached machine code
+    without numba's compiler set-up (see the module docstring); on a cache miss, numba's own path."""
+
+    def _compile_for_args(self, *args, **kws):
+        entry = None if kws else self._load_compiled(args)
+        return entry if entry is not None else super()._compile_for_args(*args, **kws)
+
+    def _load_compiled(self, args):
+        cache = self._cache
+        if not (self._can_compile and isinstance(cache, KernelCache) and cache._enabled):
+            return None
+        argtypes = []
+        for value in args:
+            if isinstance(value, OmittedArg):
+                return None
+            try:
+                argtype = typeof(value, Purpose.argument)  # as numba's own path types the arguments
+            except ValueError:
+                return None
+            if argtype is None:
+                return None
+            argtypes.append(argtype)
+        sig = tuple(argtypes)
+        with global_compiler_lock:  # as numba's ``compile``: one loader or compiler at a time
+            existing = self.overloads.get(sig)
+            if existing is not None:
+                return existing.entry_point
+            cres = cache.load_compiled(sig, self.targetctx)
+            if cres is None:
+                return None
+            self._cache_hits[sig] += 1
+            if not cres.objectmode:
+                self.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+            self.add_overload(cres)
+            return cres.entry_point
+
+
+def kernel_dispatcher(fn: types.FunctionType, options: dict) -> Dispatcher:
+    """``numba.njit(**options)(fn)`` as a :class:`KernelDispatcher` with a :class:`KernelCache`."""
+    options = dict(options)
+    local_types = options.pop("locals", {})
+    targetoptions = {**options, "nopython": True, "boundscheck": options.get("boundscheck")}
+    return enable_disk_cache(KernelDispatcher(py_func=fn, locals=local_types, targetoptions=targetoptions))
 
 
 def enable_disk_cache(disp: Dispatcher) -> Dispatcher:

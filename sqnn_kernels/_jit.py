@@ -20,7 +20,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import _threads
-from ._cache import enable_disk_cache
+from ._cache import enable_disk_cache, kernel_dispatcher
 
 JIT_OPTIONS = {"nogil": True, "fastmath": False, "error_model": "numpy"}
 
@@ -32,8 +32,11 @@ def _njit(args, options):
     make = nb.njit(**options) if function is not None else nb.njit(*args, **options)
 
     def build(fn):
-        disp = make(fn)
-        return enable_disk_cache(disp) if cache else disp
+        if not cache or nb.config.DISABLE_JIT:
+            return make(fn)
+        if args and function is None:  # signatures given: compiled when decorated
+            return enable_disk_cache(make(fn))
+        return kernel_dispatcher(fn, options)
 
     return build(function) if function is not None else build
 

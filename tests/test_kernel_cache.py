@@ -29,9 +29,12 @@ def _small_spec() -> sk.BinaryNetSpec:
 
 
 # A new process loads a model and scores it through the fused engine (a factory-made kernel that captures
-# other jitted functions): 20 rows through the serial build, 20,000 through the parallel one.
+# other jitted functions): 20 rows through the serial build, 20,000 through the parallel one. Then it
+# records whether numba's compiler set-up ran (extension entry points, registries: scipy.linalg), and
+# compiles a function of its own, which must still get that set-up.
 SCORE = """
 import json, sys, warnings
+import numba
 import numpy as np
 import sqnn_kernels as sk
 from sqnn_kernels import engine
@@ -43,9 +46,16 @@ large = sk.predict_scores(spec, x)
 net = engine.compiled(spec)
 k = engine._kernel(net.lanes, net.edges64.shape[1], net.group, net.table.shape[1])
 stats = [k.serial.stats, k.parallel.stats]
+def numba_setup():
+    return {"entry_points": numba.core.entrypoints._already_initialized,
+            "scipy.linalg": "scipy.linalg" in sys.modules}
+setup = numba_setup()
+user = numba.njit(lambda a: a * 3)
+assert user(np.arange(3)).tolist() == [0, 3, 6]
 print(json.dumps({"hits": sum(sum(s.cache_hits.values()) for s in stats),
                   "misses": sum(sum(s.cache_misses.values()) for s in stats),
-                  "small": small.ravel().tolist(), "large": int(large.sum())}))
+                  "small": small.ravel().tolist(), "large": int(large.sum()),
+                  "setup": setup, "after": numba_setup()}))
 """
 
 
@@ -76,9 +86,13 @@ def test_precompiled_kernels_load_in_a_new_process_and_the_cache_stops_growing(t
     x = np.random.default_rng(1).normal(size=(20000, 5))
     expected = {"small": ref.forward(spec, x[:20])[0].ravel().tolist(),
                 "large": int(ref.forward(spec, x)[0].sum())}
+    # cached kernels load without numba's compiler set-up (~0.5-1 s in a new process: entry points such as
+    # awkward's, scipy.linalg, the registries); a function the user compiles afterwards still gets it
+    setup = {"entry_points": False, "scipy.linalg": False}
+    after = {"entry_points": True, "scipy.linalg": True}
     for _ in range(2):
         got = json.loads(_python(["-c", SCORE, str(model)], cache).strip().splitlines()[-1])
-        assert got == {**expected, "hits": 2, "misses": 0}
+        assert got == {**expected, "hits": 2, "misses": 0, "setup": setup, "after": after}
         assert _files(cache) == files  # nothing compiled, nothing written
 
 
