@@ -12,10 +12,13 @@ Rows (each a new interpreter, timed from its start to its exit, so interpreter s
   size after every run shows whether it still grows (it must not).
 * ``numba alone``: a one-line cached ``@njit`` function in a new process, warm: numba's own start-up
   (its import, and the registries it loads on the first call), the floor under the rows above.
-* ``peak RSS: predict`` (10^6 events), ``fit`` (``SQNNClassifier(hidden=(64, 64))`` on 50k x 18, a few
-  epochs), ``demo`` (``sqnn demo`` on a small subsample): the process's peak resident memory (``ru_maxrss``
-  of the child, from ``os.wait4``), with its wall and CPU time (user + system: less sensitive than the wall
-  time to other load on a shared machine).
+* ``peak RSS: predict`` (10^6 events), ``import floor`` (``import training.classifier``: numpy, numba,
+  scikit-learn and what it imports: scipy, pandas and, when installed, pyarrow), ``fit``
+  (``SQNNClassifier(hidden=(64, 64))`` on the first 50k rows x 18 features of the embedded showers sample,
+  with its domains, 30 epochs; warm cache, then with an empty cache: compiles the training kernels),
+  ``sqnn train`` on a 4,000-row CSV, ``demo`` (``sqnn demo`` on a small subsample): the process's peak
+  resident memory (``ru_maxrss`` of the child, from ``os.wait4``), with its wall and CPU time (user +
+  system: less sensitive than the wall time to other load on a shared machine).
 
 ``--quick`` shrinks the fit, predict and demo workloads (smoke test). Every row also carries the ISA of the
 code numba generates (``benchmarks.machine.numba_isa``).
@@ -66,20 +69,35 @@ def one(x):
 one(1)
 """
 
+IMPORT_FLOOR = "import training.classifier"
+
 FIT = r"""
 import sys
-import numpy as np
 from training.classifier import SQNNClassifier
+from training.datasets import load_showers
 n, epochs = int(sys.argv[1]), int(sys.argv[2])
-rng = np.random.default_rng(0)
-x = rng.standard_normal((n, 18)).astype(np.float32)
-y = (x[:, 0] + 0.5 * x[:, 1] + rng.standard_normal(n) > 0).astype(int)
-SQNNClassifier(hidden=(64, 64), epochs=epochs, random_state=0).fit(x, y)
+x, y, s, _ = load_showers()
+x, y, s = x[:n].copy(), y[:n].copy(), s[:n].copy()
+SQNNClassifier(hidden=(64, 64), epochs=epochs, random_state=0).fit(x, y, s)
+"""
+
+TRAIN_CSV = r"""
+import sys
+import numpy as np
+from training.datasets import load_showers
+x, y, s, names = load_showers()
+n = int(sys.argv[2])
+table = np.column_stack([x[:n], y[:n], s[:n]])
+np.savetxt(sys.argv[1], table, delimiter=",", header=",".join([*names, "y", "s"]), comments="", fmt="%.9g")
 """
 
 
 def _env(cache_dir: Path) -> dict[str, str]:
+    """The children's environment: ``cache_dir`` as numba's cache, the repository on the path, and Python's
+    bytecode cache on (as in an installed package; ``PYTHONDONTWRITEBYTECODE`` would recompile every module
+    of the package from source in every child, ~0.1 s of import time)."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
 
@@ -143,10 +161,21 @@ def measure(quick: bool = False, runs: int = 3) -> list[dict]:
         n_predict = 10**5 if quick else 10**6
         r = run_child(["-c", PREDICT, str(model), str(n_predict)], env)
         rows.append({"what": f"peak RSS: predict {n_predict:.0e} events", **_drop(r), "isa": isa})
-        n_fit, epochs = (5000, 1) if quick else (50_000, 3)
-        r = run_child(["-c", FIT, str(n_fit), str(epochs)], env)
-        what = f"peak RSS: fit {n_fit} x 18, (64, 64), {epochs} epoch(s)"
-        rows.append({"what": what, **_drop(r), "isa": isa})
+        r = run_child(["-c", IMPORT_FLOOR], env)
+        rows.append({"what": "peak RSS: import floor (training.classifier)", **_drop(r), "isa": isa})
+        n_fit, epochs = (5000, 1) if quick else (50_000, 30)
+        for state, fit_env in (("warm", env), ("cold", _env(tmp / "empty-cache"))):
+            if state == "warm":
+                run_child(["-c", FIT, str(n_fit), "1"], env)  # compiles the training kernels into the cache
+            r = run_child(["-c", FIT, str(n_fit), str(epochs)], fit_env)
+            what = f"peak RSS: fit {n_fit} x 18, (64, 64), {epochs} ep, {state}"
+            rows.append({"what": what, **_drop(r), "isa": isa})
+        n_train = 1000 if quick else 4000
+        table = tmp / "train.csv"
+        run_child(["-c", TRAIN_CSV, str(table), str(n_train)], env)
+        r = run_child(["-m", "training.cli", "train", "--data", str(table), "--out", str(tmp / "m.npz"),
+                       "--quiet"], env)
+        rows.append({"what": f"peak RSS: sqnn train, {n_train}-row CSV", **_drop(r), "isa": isa})
         demo = ["--rows", "2000", "--epochs", "1"] if quick else ["--rows", "4000", "--epochs", "5"]
         r = run_child(["-m", "training.cli", "demo", "--out", str(tmp / "demo"), "--quiet", *demo], env)
         rows.append({"what": f"peak RSS: sqnn demo {' '.join(demo)}", **_drop(r), "isa": isa})
