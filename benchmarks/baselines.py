@@ -30,6 +30,17 @@ def autograd_activation(dot, b, k: int, slope: float):
     return ((dot * (1.0 / k) + b) * slope).sigmoid()
 
 
+def autograd_layer(x, packed, w, b, slope: float):
+    """:func:`training.fused.binary_layer` from autograd ops: a float matrix product with ``sign(W)``, then
+    :func:`autograd_activation` (``packed`` is not used)."""
+    return autograd_activation(x @ w.sign_ste(), b, w.shape[0], slope)
+
+
+def autograd_dot(x, packed, w):
+    """:func:`training.fused.binary_dot` as the float matrix product ``x @ sign(W)`` (``packed`` not used)."""
+    return x @ w.sign_ste()
+
+
 def autograd_code_means(theta, perm: np.ndarray, a: np.ndarray, size: int, eps: float):
     """:func:`training.fused.group_code_means` from autograd ops: permute, clip, then per part of equal-size
     groups ``P = exp(log θ' @ B + log(1 − θ') @ (1 − B))`` (one matmul over all (row, group) pairs, a custom

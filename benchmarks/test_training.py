@@ -72,13 +72,14 @@ def numpy_autograd_ops():
     import training.classifier as classifier
     import training.losses as losses
 
-    saved = classifier.stochastic_activation, losses.group_code_means
-    classifier.stochastic_activation = baselines.autograd_activation
+    saved = classifier.binary_layer, classifier.binary_dot, losses.group_code_means
+    classifier.binary_layer = baselines.autograd_layer
+    classifier.binary_dot = baselines.autograd_dot
     losses.group_code_means = baselines.autograd_code_means
     try:
         yield
     finally:
-        classifier.stochastic_activation, losses.group_code_means = saved
+        classifier.binary_layer, classifier.binary_dot, losses.group_code_means = saved
 
 
 def peak_rss(what: str, epochs: int) -> float:

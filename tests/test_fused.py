@@ -9,9 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sqnn_kernels import pack_bits
 from training import fused_reference as ref
 from training.autograd import Tensor, gradcheck
-from training.fused import group_code_means, n_code_columns, stochastic_activation
+from training.fused import (
+    _activation_table,
+    _table_lookup,
+    binary_dot,
+    binary_layer,
+    group_code_means,
+    n_code_columns,
+    stochastic_activation,
+)
 
 
 def _category_means(s: np.ndarray, n_cat: int) -> np.ndarray:
@@ -90,6 +99,72 @@ def test_stochastic_activation_gradcheck():
     rng = np.random.default_rng(3)
     assert gradcheck(lambda d, b: stochastic_activation(d, b, 5, 3.0), [rng.normal(size=(4, 3)) * 5,
                                                                         rng.normal(size=3)])
+
+
+@st.composite
+def layer_cases(draw):
+    n = draw(st.integers(0, 70))
+    k = draw(st.integers(1, 150))
+    m = draw(st.integers(1, 70))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = np.where(rng.random((n, k)) < 0.5, -1.0, 1.0).astype(np.float32)
+    w = rng.uniform(-1.3, 1.3, (k, m)).astype(np.float32)
+    w[rng.random((k, m)) < 0.1] = 0.0  # sign(0) = +1
+    b = rng.normal(0, 0.3, m).astype(np.float32)
+    return x, w, b, rng
+
+
+def _composed_layer(x, w, b, slope):
+    return stochastic_activation(x @ w.sign_ste(), b, w.shape[0], slope)
+
+
+@given(layer_cases())
+def test_binary_layer_is_the_composed_layer_bit_for_bit(case):
+    x, w, b, rng = case
+    slope = 32.0
+    g = rng.normal(size=(x.shape[0], w.shape[1])).astype(np.float32)
+    got, want = [], []
+    for op, out in ((lambda x_, w_, b_: binary_layer(x_, pack_bits(x), w_, b_, slope), got),
+                    (lambda x_, w_, b_: _composed_layer(x_, w_, b_, slope), want)):
+        xt, wt, bt = Tensor(x), Tensor(w), Tensor(b)
+        theta = op(xt, wt, bt)
+        theta.backward(g)
+        out += [theta.data, xt.grad, wt.grad, bt.grad]
+    for a, e in zip(got, want, strict=True):
+        assert a.dtype == e.dtype and np.array_equal(a, e)
+
+
+@given(layer_cases())
+def test_binary_dot_is_the_matrix_product(case):
+    x, w, _, rng = case
+    xt, wt = Tensor(x), Tensor(w)
+    dot = binary_dot(xt, pack_bits(x), wt)
+    assert dot.data.dtype == np.float32 and np.array_equal(dot.data, x @ np.where(w >= 0, 1.0, -1.0))
+    g = rng.normal(size=dot.shape).astype(np.float32)
+    dot.backward(g)
+    assert np.allclose(xt.grad, g @ np.where(w >= 0, 1.0, -1.0).T, rtol=1e-5, atol=1e-5)
+    assert np.allclose(wt.grad, (x.T @ g) * (np.abs(w) <= 1), rtol=1e-5, atol=1e-5)
+
+
+@given(st.integers(1, 300), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_activation_table_and_lookup_match_twins(k, m, seed):
+    rng = np.random.default_rng(seed)
+    b = rng.normal(0, 0.5, m).astype(np.float32)
+    table = _activation_table(b, k, 32.0, np.float32)
+    grid = np.arange(-k, k + 1, 2)
+    assert np.allclose(table, ref.activation_forward(grid[:, None], b, k, 32.0), rtol=1e-6, atol=1e-7)
+    dot = rng.choice(grid, size=(int(rng.integers(0, 50)), m)).astype(np.int32)
+    theta = np.empty(dot.shape, np.float32)
+    _table_lookup.serial(dot, table, np.int32(k), theta)
+    assert np.array_equal(theta, ref.table_lookup(dot, table, k))
+
+
+def test_binary_layer_bias_gradcheck():
+    rng = np.random.default_rng(7)
+    x = np.where(rng.random((6, 9)) < 0.5, -1.0, 1.0)
+    w = Tensor(rng.uniform(-1, 1, (9, 4)), requires_grad=False)
+    assert gradcheck(lambda b: binary_layer(Tensor(x, requires_grad=False), pack_bits(x), w, b, 3.0),
+                     [rng.normal(size=4)])
 
 
 def test_same_bits_for_any_thread_count():

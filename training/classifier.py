@@ -63,7 +63,7 @@ from ._validation import (
     labelled_mask,
 )
 from .autograd import Tensor
-from .fused import stochastic_activation
+from .fused import binary_dot, binary_layer
 from .layers import PackedSigns, activation, bits_to_pm1, encode_pm1, fit_edges, fold_thresholds, pack_sign
 from .losses import MAX_JOINT_NEURONS, MI_KINDS, cross_entropy, layer_mi
 from .optim import Adam
@@ -363,17 +363,18 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
     def _forward_train(self, x: np.ndarray, seeds: np.ndarray) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         """Stochastic forward of a batch: logits (B, n_out), θ per layer, sampled ±1 inputs of each stage."""
         h = Tensor(np.asarray(x, dtype=self._tensors[0][0].data.dtype), requires_grad=False)
+        packed = x.packed  # the same ±1 rows as bits: the forward dot products are XNOR-popcounts
         thetas, samples = [], []
         slope = float(self.slope)
         for (w, b), seed in zip(self._tensors, seeds, strict=True):
-            k = w.shape[0]
-            theta = stochastic_activation(h @ w.sign_ste(), b, k, slope)  # σ(slope · (dot / k + b))
-            bits = sk.unpack_bits(sk.bernoulli_pack(theta.data, int(seed)), theta.shape[1])
+            theta = binary_layer(h, packed, w, b, slope)  # σ(slope · (h · sign(W) / k + b))
+            packed = sk.bernoulli_pack(theta.data, int(seed))
+            bits = sk.unpack_bits(packed, theta.shape[1])
             h = theta.ste(bits_to_pm1(bits, theta.data.dtype), 2.0)  # the ±1 sample; ∂(2θ − 1)/∂θ = 2
             thetas.append(theta)
             samples.append(h)
         k = self._out_w.shape[0]
-        dot = h @ self._out_w.sign_ste()
+        dot = binary_dot(h, packed, self._out_w)
         scale = self._out_rho.exp() * (1.0 / k)
         if self._out_w.shape[1] == 1:
             z = dot * scale + self._out_c

@@ -21,6 +21,17 @@ check every gradient with :func:`~training.autograd.gradcheck`.
 
   The (n, groups · 2^size) matrix of code probabilities is never stored: the backward pass recomputes it.
 
+* :func:`binary_dot` and :func:`binary_layer`: a layer's ±1 dot product ``dot = x · sign(W)`` from the packed
+  bits of its ±1 input (XNOR-popcount, :func:`sqnn_kernels.xnor_popcount_dense`; exact, as the float32 matrix
+  product of ±1 values is for ``k < 2^24``), with the straight-through gradient of ``sign``::
+
+      ∂L/∂x = ∂L/∂dot · sign(W)ᵀ,    ∂L/∂W = (xᵀ ∂L/∂dot) ⊙ 1[|W| ≤ 1]
+
+  :func:`binary_layer` adds :func:`stochastic_activation`; its forward looks θ up in a table of the
+  ``k + 1`` values ``dot ∈ {−k, −k + 2, …, k}`` can take (per neuron), computed by the same kernel as
+  :func:`stochastic_activation`, so θ is the same to the bit with ``(k + 1) m`` instead of ``n m``
+  exponentials.
+
 Threads: every kernel gives each output element to exactly one thread and sums in a fixed order, so results
 are bit-identical for any ``numba.get_num_threads()``. Arithmetic is float64 inside; outputs take the dtype
 of ``θ`` (float32 in training).
@@ -32,11 +43,12 @@ import numba
 import numpy as np
 from numba import prange
 
+import sqnn_kernels as sk
 from sqnn_kernels._jit import PARALLEL_MIN_WORK, Dual, dual, jit
 
 from .autograd import Tensor
 
-__all__ = ["group_code_means", "n_code_columns", "stochastic_activation"]
+__all__ = ["binary_dot", "binary_layer", "group_code_means", "n_code_columns", "stochastic_activation"]
 
 _BLOCK = 64  # rows per block: the innermost, vectorised loop of the code kernels runs over a block's rows
 
@@ -73,6 +85,15 @@ def _activation_backward(theta, g, slope, ga):
             for j in range(m):
                 t = np.float64(theta[r, j])
                 ga[r, j] = np.float64(g[r, j]) * slope * t * (1.0 - t)
+
+
+@dual
+def _table_lookup(dot, table, k, theta):
+    n, m = dot.shape
+    for blk in prange((n + _BLOCK - 1) // _BLOCK):
+        for r in range(blk * _BLOCK, min(n, blk * _BLOCK + _BLOCK)):
+            for j in range(m):
+                theta[r, j] = table[(dot[r, j] + k) >> 1, j]
 
 
 @jit(inline="always")
@@ -134,6 +155,7 @@ def _codes_backward(theta, perm, a, size, eps, gcond, gtheta):
         p = np.empty((1 << size, _BLOCK))
         on = np.empty(_BLOCK)
         off = np.empty(_BLOCK)
+        gt = np.empty((m, _BLOCK))  # this block's ∂L/∂θ transposed: vectorised over rows, then stored
         for g in range(n_groups):
             lo = g * size
             sz = min(size, m - lo)
@@ -161,7 +183,10 @@ def _codes_backward(theta, perm, a, size, eps, gcond, gtheta):
                             off[j] += p[t, j]
                 c = perm[lo + i]
                 for j in range(nb):
-                    gtheta[r0 + j, c] = scale * (on[j] / th[i, j] - off[j] / (1.0 - th[i, j]))
+                    gt[c, j] = scale * (on[j] / th[i, j] - off[j] / (1.0 - th[i, j]))
+        for j in range(nb):
+            for c in range(m):
+                gtheta[r0 + j, c] = gt[c, j]
 
 
 # -- autograd ops -----------------------------------------------------------------------------------------
@@ -193,6 +218,78 @@ def stochastic_activation(dot: Tensor, b: Tensor, k: int, slope: float) -> Tenso
             dot._acc((ga * inv_k).astype(d.dtype))
 
     return dot._child(theta, (dot, b), "stochastic_activation", _backward)
+
+
+def _activation_table(b: np.ndarray, k: int, slope: float, dtype) -> np.ndarray:
+    """``table[i, j] = θ`` of neuron ``j`` at ``dot = 2i − k`` (the :func:`stochastic_activation` kernel)."""
+    m = b.shape[0]
+    grid = np.repeat(np.arange(-k, k + 1, 2, dtype=dtype)[:, None], m, axis=1)
+    table = np.empty((k + 1, m), dtype=dtype)
+    bias = np.ascontiguousarray(b, dtype=np.float64)
+    _run(_activation_forward, (k + 1) * m * 16, grid, bias, 1.0 / float(k), float(slope), table)
+    return table
+
+
+def _dot_backward(x: Tensor, w: Tensor, signs: np.ndarray, g: np.ndarray) -> None:
+    """Add the shares of ``g = ∂L/∂dot`` (n, m) of ``dot = x · sign(W)`` to ``x`` and ``W``."""
+    if w.requires_grad:
+        w._acc((np.swapaxes(x.data, -1, -2) @ g) * (np.abs(w.data) <= 1.0))
+    if x.requires_grad:
+        x._acc(g @ np.swapaxes(signs, -1, -2))
+
+
+def _packed_dots(packed: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """int32 (n, m) ``x · sign(W)`` of packed ±1 rows ``packed`` (n, ceil(k/64)) and latent ``w`` (k, m)."""
+    wp = sk.pack_bits(np.ascontiguousarray(w.T >= 0))  # bit 1 where w ≥ 0: sign(0) = +1, as sign_ste
+    return sk.xnor_popcount_dense(packed, wp, w.shape[0])
+
+
+def binary_dot(x: Tensor, packed: np.ndarray, w: Tensor) -> Tensor:
+    """``x @ sign(W)`` (n, m) of a ±1 input as one op, forward by XNOR-popcount (see the module docstring).
+
+    Parameters
+    ----------
+    x : Tensor (n, k)
+        The ±1 input (dense; used by the backward pass only).
+    packed : uint64 array (n, ceil(k/64))
+        The same input as packed bits (bit 1 = +1).
+    w : Tensor (k, m)
+        Latent weights; the forward uses ``sign(W)`` (``sign(0) = +1``).
+    """
+    signs = np.where(w.data >= 0, 1.0, -1.0).astype(w.data.dtype)
+    dot = _packed_dots(packed, w.data).astype(x.data.dtype)
+
+    def _backward(g):
+        _dot_backward(x, w, signs, g)
+
+    return x._child(dot, (x, w), "binary_dot", _backward)
+
+
+def binary_layer(x: Tensor, packed: np.ndarray, w: Tensor, b: Tensor, slope: float) -> Tensor:
+    """``θ = σ(slope · (x · sign(W) / k + b))`` of a hidden layer as one op.
+
+    The same values and gradients as ``stochastic_activation(x @ w.sign_ste(), b, k, slope)`` (bit for bit);
+    arguments as :func:`binary_dot` and :func:`stochastic_activation`.
+    """
+    k, m = w.shape
+    dtype = x.data.dtype
+    signs = np.where(w.data >= 0, 1.0, -1.0).astype(w.data.dtype)
+    dot = _packed_dots(packed, w.data)
+    n = dot.shape[0]
+    table = _activation_table(b.data, k, slope, dtype)
+    theta = np.empty((n, m), dtype=dtype)
+    _run(_table_lookup, n * m * 4, dot, table, np.int32(k), theta)
+    slope = float(slope)
+    inv_k = 1.0 / float(k)
+
+    def _backward(g):
+        ga = np.empty((n, m), dtype=np.float64)
+        _run(_activation_backward, n * m * 4, theta, np.ascontiguousarray(g), slope, ga)
+        if b.requires_grad:
+            b._acc(ga.sum(axis=0))
+        _dot_backward(x, w, signs, (ga * inv_k).astype(dtype))
+
+    return x._child(theta, (x, w, b), "binary_layer", _backward)
 
 
 def group_code_means(theta: Tensor, perm: np.ndarray, a: np.ndarray, size: int, eps: float) -> Tensor:

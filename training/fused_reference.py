@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["activation_backward", "activation_forward", "codes_backward", "codes_forward"]
+__all__ = ["activation_backward", "activation_forward", "codes_backward", "codes_forward", "table_lookup"]
 
 
 def activation_forward(dot: np.ndarray, b: np.ndarray, k: int, slope: float) -> np.ndarray:
@@ -17,6 +17,12 @@ def activation_backward(theta: np.ndarray, g: np.ndarray, slope: float) -> np.nd
     """``∂L/∂a = g · slope · θ (1 − θ)`` for ``a = dot / k + b`` (float64)."""
     t = np.asarray(theta, dtype=np.float64)
     return np.asarray(g, dtype=np.float64) * slope * t * (1.0 - t)
+
+
+def table_lookup(dot: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:
+    """``θ[r, j] = table[(dot[r, j] + k) / 2, j]``: the table row of each ±1 dot product of width ``k``."""
+    dot = np.asarray(dot, dtype=np.int64)
+    return table[(dot + k) // 2, np.arange(dot.shape[1])[None, :]]
 
 
 def _group_probs(theta: np.ndarray, perm: np.ndarray, size: int, eps: float):
