@@ -41,6 +41,11 @@ def autograd_dot(x, packed, w):
     return x @ w.sign_ste()
 
 
+def autograd_logit(x, packed, w, rho, c):
+    """:func:`training.fused.binary_logit` from autograd ops (``packed`` not used)."""
+    return x @ w.sign_ste() * (rho.exp() * (1.0 / w.shape[0])) + c
+
+
 def autograd_code_means(theta, perm: np.ndarray, a: np.ndarray, size: int, eps: float):
     """:func:`training.fused.group_code_means` from autograd ops: permute, clip, then per part of equal-size
     groups ``P = exp(log θ' @ B + log(1 − θ') @ (1 − B))`` (one matmul over all (row, group) pairs, a custom

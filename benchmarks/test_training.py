@@ -72,14 +72,16 @@ def numpy_autograd_ops():
     import training.classifier as classifier
     import training.losses as losses
 
-    saved = classifier.binary_layer, classifier.binary_dot, losses.group_code_means
+    saved = classifier.binary_layer, classifier.binary_dot, classifier.binary_logit, losses.group_code_means
     classifier.binary_layer = baselines.autograd_layer
     classifier.binary_dot = baselines.autograd_dot
+    classifier.binary_logit = baselines.autograd_logit
     losses.group_code_means = baselines.autograd_code_means
     try:
         yield
     finally:
-        classifier.binary_layer, classifier.binary_dot, losses.group_code_means = saved
+        (classifier.binary_layer, classifier.binary_dot, classifier.binary_logit,
+         losses.group_code_means) = saved
 
 
 def peak_rss(what: str, epochs: int) -> float:

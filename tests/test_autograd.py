@@ -7,7 +7,9 @@ import pytest
 
 from training.autograd import Tensor, concat, gradcheck, unbroadcast
 from training.losses import (
+    _LN2,
     bce_with_logits,
+    code_information,
     grouped_mi_tensor,
     joint_mi_tensor,
     layer_mi,
@@ -138,6 +140,50 @@ def test_mi_losses_gradcheck(kind):
     s = np.tile([0, 1, 2, 1], 6)
     y = np.tile([0, 1, -1], 8)
     assert gradcheck(lambda t: layer_mi(t, s, kind, y, group_size=2), [theta], rtol=1e-3, atol=1e-7)
+
+
+def _composed_information(cond, pi):
+    c = cond.relu()
+    ratio = (c + 1e-30).log() - (Tensor(pi[None, :], requires_grad=False) @ c + 1e-30).log()
+    return ((c * ratio).sum(axis=1) * pi).sum() * (1.0 / _LN2)
+
+
+def _composed_bce(z, w_pos, w_neg):
+    return -((z.log_sigmoid() * w_pos).sum() + ((-z).log_sigmoid() * w_neg).sum())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_node_losses_are_their_compositions_bit_for_bit(dtype):
+    rng = np.random.default_rng(8)
+    for _ in range(5):
+        cond = (rng.uniform(-0.01, 1.0, (3, 40)) / 10).astype(dtype)  # negative entries are clamped
+        pi = rng.dirichlet(np.ones(3)).astype(dtype)
+        g = np.asarray(rng.uniform(0.1, 2.0), dtype=dtype)
+        fused, composed = Tensor(cond), Tensor(cond)
+        a, b = code_information(fused, pi), _composed_information(composed, pi)
+        a.backward(g)
+        b.backward(g)
+        assert a.data.dtype == b.data.dtype == dtype
+        assert np.array_equal(a.data, b.data) and np.array_equal(fused.grad, composed.grad)
+
+        z = (rng.normal(0, 3, 50)).astype(dtype)
+        y = rng.integers(-1, 2, 50)
+        w = rng.uniform(-0.5, 2.0, 50)
+        fused, composed = Tensor(z), Tensor(z)
+        a = bce_with_logits(fused, y, w, 0.7)
+        coef = np.where(y >= 0, w, 0.0) / ((y >= 0).sum() * 0.7)
+        w_pos, w_neg = (np.where(y == label, coef, 0).astype(dtype) for label in (1, 0))
+        b = _composed_bce(composed, w_pos, w_neg)
+        a.backward(g)
+        b.backward(g)
+        assert a.data.dtype == dtype
+        assert np.array_equal(a.data, b.data) and np.array_equal(fused.grad, composed.grad)
+
+
+def test_code_information_gradcheck():
+    rng = np.random.default_rng(9)
+    pi = rng.dirichlet(np.ones(2))
+    assert gradcheck(lambda c: code_information(c, pi), [rng.uniform(0.01, 0.5, (2, 8))], rtol=1e-3)
 
 
 def test_mi_tensors_match_kernels():

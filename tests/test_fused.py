@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sqnn_kernels import pack_bits
+from sqnn_kernels import pack_bits, unpack_bits
 from training import fused_reference as ref
 from training.autograd import Tensor, gradcheck
 from training.fused import (
@@ -17,9 +17,11 @@ from training.fused import (
     _table_lookup,
     binary_dot,
     binary_layer,
+    binary_logit,
     group_code_means,
     n_code_columns,
     stochastic_activation,
+    unpack_pm1,
 )
 
 
@@ -157,6 +159,44 @@ def test_activation_table_and_lookup_match_twins(k, m, seed):
     theta = np.empty(dot.shape, np.float32)
     _table_lookup.serial(dot, table, np.int32(k), theta)
     assert np.array_equal(theta, ref.table_lookup(dot, table, k))
+
+
+@given(layer_cases())
+def test_binary_logit_is_the_composed_output_layer_bit_for_bit(case):
+    x, w, _, rng = case
+    w = w[:, :1]
+    rho = np.array([rng.normal()], np.float32)
+    c = np.array([rng.normal()], np.float32)
+    g = rng.normal(size=(x.shape[0], 1)).astype(np.float32)
+    got, want = [], []
+    for fused, out in ((True, got), (False, want)):
+        xt, wt, rt, ct = Tensor(x), Tensor(w), Tensor(rho), Tensor(c)
+        if fused:
+            z = binary_logit(xt, pack_bits(x), wt, rt, ct)
+        else:
+            z = x_dot = xt @ wt.sign_ste()
+            z = x_dot * (rt.exp() * (1.0 / w.shape[0])) + ct
+        z.backward(g)
+        out += [z.data, xt.grad, wt.grad, rt.grad, ct.grad]
+    for a, e in zip(got, want, strict=True):
+        assert a.dtype == e.dtype and np.array_equal(a, e)
+
+
+def test_binary_logit_gradcheck():
+    rng = np.random.default_rng(10)
+    x = np.where(rng.random((7, 9)) < 0.5, -1.0, 1.0)
+    w = Tensor(rng.uniform(-1, 1, (9, 1)), requires_grad=False)
+    assert gradcheck(lambda rho, c: binary_logit(Tensor(x, requires_grad=False), pack_bits(x), w, rho, c),
+                     [rng.normal(size=1), rng.normal(size=1)])
+
+
+@given(st.integers(0, 40), st.integers(1, 200), st.sampled_from([np.float32, np.float64, np.int8]),
+       st.integers(0, 2**32 - 1))
+def test_unpack_pm1_matches_twin(n, k, dtype, seed):
+    packed = pack_bits(np.random.default_rng(seed).random((n, k)) < 0.5)
+    got = unpack_pm1(packed, k, dtype)
+    assert got.dtype == dtype and np.array_equal(got, ref.unpack_pm1(packed, k, dtype))
+    assert np.array_equal(got, 2 * unpack_bits(packed, k).astype(np.int64) - 1)
 
 
 def test_binary_layer_bias_gradcheck():

@@ -63,7 +63,7 @@ from ._validation import (
     labelled_mask,
 )
 from .autograd import Tensor
-from .fused import binary_dot, binary_layer
+from .fused import binary_dot, binary_layer, binary_logit, unpack_pm1
 from .layers import PackedSigns, activation, bits_to_pm1, encode_pm1, fit_edges, fold_thresholds, pack_sign
 from .losses import MAX_JOINT_NEURONS, MI_KINDS, cross_entropy, layer_mi
 from .optim import Adam
@@ -362,26 +362,25 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
 
     def _forward_train(self, x: np.ndarray, seeds: np.ndarray) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         """Stochastic forward of a batch: logits (B, n_out), θ per layer, sampled ±1 inputs of each stage."""
-        h = Tensor(np.asarray(x, dtype=self._tensors[0][0].data.dtype), requires_grad=False)
-        packed = x.packed  # the same ±1 rows as bits: the forward dot products are XNOR-popcounts
+        dtype = self._tensors[0][0].data.dtype
+        packed = x.packed  # the ±1 rows as bits: the forward dot products are XNOR-popcounts
+        h = Tensor(unpack_pm1(packed, x.k, dtype), requires_grad=False)  # dense, for the weight gradients
         thetas, samples = [], []
         slope = float(self.slope)
         for (w, b), seed in zip(self._tensors, seeds, strict=True):
             theta = binary_layer(h, packed, w, b, slope)  # σ(slope · (h · sign(W) / k + b))
             packed = sk.bernoulli_pack(theta.data, int(seed))
-            bits = sk.unpack_bits(packed, theta.shape[1])
-            h = theta.ste(bits_to_pm1(bits, theta.data.dtype), 2.0)  # the ±1 sample; ∂(2θ − 1)/∂θ = 2
+            h = theta.ste(unpack_pm1(packed, theta.shape[1], dtype), 2.0)  # the ±1 sample; ∂(2θ − 1)/∂θ = 2
             thetas.append(theta)
             samples.append(h)
+        if self._out_w.shape[1] == 1:  # logit = α/k · dot + c
+            return binary_logit(h, packed, self._out_w, self._out_rho, self._out_c), thetas, samples
         k = self._out_w.shape[0]
         dot = binary_dot(h, packed, self._out_w)
         scale = self._out_rho.exp() * (1.0 / k)
-        if self._out_w.shape[1] == 1:
-            z = dot * scale + self._out_c
-        else:  # integer biases (dot units), straight-through rounding: logit = α/k (dot + round(k c))
-            bias = (self._out_c * float(k)).ste(np.round(self._out_c.data * np.float32(k)))
-            z = (dot + bias) * scale
-        return z, thetas, samples
+        # K outputs: integer biases (dot units), straight-through rounding: logit = α/k (dot + round(k c))
+        bias = (self._out_c * float(k)).ste(np.round(self._out_c.data * np.float32(k)))
+        return (dot + bias) * scale, thetas, samples
 
     def _extra_loss(self, thetas, samples, s, y, scale, w=None, weight_mean=1.0) -> Tensor | None:
         """Hook for subclasses (gradient reversal adds an adversary here)."""

@@ -46,9 +46,10 @@ from numba import prange
 import sqnn_kernels as sk
 from sqnn_kernels._jit import PARALLEL_MIN_WORK, Dual, dual, jit
 
-from .autograd import Tensor
+from .autograd import Tensor, unbroadcast
 
-__all__ = ["binary_dot", "binary_layer", "group_code_means", "n_code_columns", "stochastic_activation"]
+__all__ = ["binary_dot", "binary_layer", "binary_logit", "group_code_means", "n_code_columns",
+           "stochastic_activation", "unpack_pm1"]
 
 _BLOCK = 64  # rows per block: the innermost, vectorised loop of the code kernels runs over a block's rows
 
@@ -94,6 +95,17 @@ def _table_lookup(dot, table, k, theta):
         for r in range(blk * _BLOCK, min(n, blk * _BLOCK + _BLOCK)):
             for j in range(m):
                 theta[r, j] = table[(dot[r, j] + k) >> 1, j]
+
+
+@dual
+def _unpack_pm1(packed, out):
+    n, k = out.shape
+    for r in prange(n):
+        for wd in range(packed.shape[1]):
+            word = packed[r, wd]
+            base = wd * 64
+            for i in range(min(64, k - base)):
+                out[r, base + i] = 1.0 if (word >> np.uint64(i)) & np.uint64(1) else -1.0
 
 
 @jit(inline="always")
@@ -220,6 +232,17 @@ def stochastic_activation(dot: Tensor, b: Tensor, k: int, slope: float) -> Tenso
     return dot._child(theta, (dot, b), "stochastic_activation", _backward)
 
 
+def unpack_pm1(packed: np.ndarray, k: int, dtype=np.float32) -> np.ndarray:
+    """The dense ±1 matrix (n, k) of packed bits (n, ceil(k/64)) (bit 1 = +1), in one pass.
+
+    The same values as ``training.layers.bits_to_pm1(sqnn_kernels.unpack_bits(packed, k), dtype)``.
+    """
+    packed = np.ascontiguousarray(packed, dtype=np.uint64)
+    out = np.empty((packed.shape[0], int(k)), dtype=dtype)
+    _run(_unpack_pm1, out.size, packed, out)
+    return out
+
+
 def _activation_table(b: np.ndarray, k: int, slope: float, dtype) -> np.ndarray:
     """``table[i, j] = θ`` of neuron ``j`` at ``dot = 2i − k`` (the :func:`stochastic_activation` kernel)."""
     m = b.shape[0]
@@ -263,6 +286,31 @@ def binary_dot(x: Tensor, packed: np.ndarray, w: Tensor) -> Tensor:
         _dot_backward(x, w, signs, g)
 
     return x._child(dot, (x, w), "binary_dot", _backward)
+
+
+def binary_logit(x: Tensor, packed: np.ndarray, w: Tensor, rho: Tensor, c: Tensor) -> Tensor:
+    """The one logit ``z = e^ρ · (x · sign(W)) / k + c`` (n, 1) of the two-class output layer as one op.
+
+    ``w`` is (k, 1), ``rho`` and ``c`` are (1,); other arguments as :func:`binary_dot`. The value and the
+    gradients are those of ``binary_dot(x, packed, w) * (rho.exp() * (1 / k)) + c`` bit for bit::
+
+        ∂L/∂dot = g α / k,   ∂L/∂ρ = (Σ_r g_r dot_r) α / k,   ∂L/∂c = Σ_r g_r        (α = e^ρ)
+    """
+    dtype = x.data.dtype
+    k = w.shape[0]
+    signs = np.where(w.data >= 0, 1.0, -1.0).astype(w.data.dtype)
+    dot = _packed_dots(packed, w.data).astype(dtype)
+    alpha = np.exp(rho.data)
+    inv_k = np.asarray(1.0 / k, dtype=rho.data.dtype)
+    scale = alpha * inv_k
+
+    def _backward(g):
+        c._acc(g)
+        if rho.requires_grad:
+            rho._acc(unbroadcast(g * dot, scale.shape) * inv_k * alpha)
+        _dot_backward(x, w, signs, g * scale)
+
+    return x._child(dot * scale + c.data, (x, w, rho, c), "binary_logit", _backward)
 
 
 def binary_layer(x: Tensor, packed: np.ndarray, w: Tensor, b: Tensor, slope: float) -> Tensor:

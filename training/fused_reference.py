@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["activation_backward", "activation_forward", "codes_backward", "codes_forward", "table_lookup"]
+__all__ = ["activation_backward", "activation_forward", "codes_backward", "codes_forward", "table_lookup",
+           "unpack_pm1"]
 
 
 def activation_forward(dot: np.ndarray, b: np.ndarray, k: int, slope: float) -> np.ndarray:
@@ -23,6 +24,14 @@ def table_lookup(dot: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:
     """``θ[r, j] = table[(dot[r, j] + k) / 2, j]``: the table row of each ±1 dot product of width ``k``."""
     dot = np.asarray(dot, dtype=np.int64)
     return table[(dot + k) // 2, np.arange(dot.shape[1])[None, :]]
+
+
+def unpack_pm1(packed: np.ndarray, k: int, dtype) -> np.ndarray:
+    """Dense ±1 (n, k) of packed bits: bit ``j % 64`` of word ``j // 64`` is ``+1`` when set."""
+    packed = np.asarray(packed, dtype=np.uint64)
+    j = np.arange(k)
+    bits = (packed[:, j // 64] >> (j % 64).astype(np.uint64)) & np.uint64(1)
+    return np.where(bits == 1, 1, -1).astype(dtype)
 
 
 def _group_probs(theta: np.ndarray, perm: np.ndarray, size: int, eps: float):
