@@ -1,14 +1,20 @@
-"""Training memory: autograd graphs are freed by reference counting, so fitting does not grow with epochs.
+"""Training memory: autograd graphs are freed by reference counting, so fitting does not grow with epochs;
+a fit with a warm kernel cache does not load numba's compiler (its registries and extensions, ~60 MB).
 
-Each test runs with the cycle collector disabled and ``gc.DEBUG_SAVEALL``: anything the collector would have
-had to free (a reference cycle) ends up in ``gc.garbage``, where the test finds it.
+Each graph test runs with the cycle collector disabled and ``gc.DEBUG_SAVEALL``: anything the collector would
+have had to free (a reference cycle) ends up in ``gc.garbage``, where the test finds it.
 """
 
 from __future__ import annotations
 
 import gc
+import json
+import os
+import subprocess
+import sys
 import weakref
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,3 +124,36 @@ def test_packed_signs_are_the_dense_inputs():
     rows = np.array([5, 0, 69, 5])
     assert np.array_equal(np.asarray(packed[rows], dtype=np.float64), dense[rows])
     assert packed[rows].shape == (4, dense.shape[1])
+
+
+FIT = """
+import json, sys
+import numba
+import numpy as np
+from training import SQNNClassifier
+rng = np.random.default_rng(0)
+x = rng.normal(size=(3000, 4))
+s = rng.integers(0, 2, 3000)
+y = (x[:, 0] + 0.3 * s > 0).astype(int)
+model = SQNNClassifier(hidden=(16, 8), epochs=2, batch_size=256, random_state=0).fit(x, y, s)
+print(json.dumps({"compiler": numba.core.entrypoints._already_initialized,
+                  "registries": "numba.np.arraymath" in sys.modules,
+                  "proba": float(model.predict_proba(x[:50])[:, 1].sum())}))
+"""
+
+
+def test_a_fit_with_a_warm_cache_loads_no_compiler():
+    """Regression: loading a cached kernel ran numba's compiler set-up (entry points such as awkward's,
+    the typed-implementation registries, scipy.linalg: ~60 MB and ~0.8 s per process)."""
+    root = Path(__file__).parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    env.setdefault("NUMBA_CACHE_DIR", str(root / ".numba-cache"))
+    env.pop("NUMBA_DISABLE_JIT", None)
+    runs = []
+    for _ in range(2):  # the first process compiles what the cache lacks, the second only loads
+        done = subprocess.run([sys.executable, "-c", FIT], cwd=root, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert runs[1]["proba"] == runs[0]["proba"]
+    assert runs[1] == {**runs[1], "compiler": False, "registries": False}
