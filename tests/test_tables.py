@@ -154,6 +154,24 @@ def test_csv_engines_agree_exactly(csv_engine, name, tmp_path, data):
     np.testing.assert_array_equal(S, data[2])
 
 
+def test_pyarrow_csv_reader_hands_its_freed_blocks_back(tmp_path, data, monkeypatch):
+    """Regression: pyarrow's allocator kept the CSV reader's freed blocks for the life of the process (after
+    the 100k-row showers file, 26 MB of resident memory: 30 MB of a 50k-row fit's peak)."""
+    pool = pa.default_memory_pool()
+    released = []
+
+    class Recording:
+        def release_unused(self):
+            released.append(True)
+            pool.release_unused()
+
+    monkeypatch.setattr(pa, "default_memory_pool", Recording)
+    monkeypatch.setattr(tables, "_csv_engine", lambda: "pyarrow")
+    X, _, _, _ = load_table(write_csv(tmp_path / "d.csv", data), FEATURES, label="y", domain="s")
+    np.testing.assert_array_equal(X, data[0])
+    assert released == [True]
+
+
 def test_csv_bad_values(csv_engine, tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("a,b,y\n1,2,0\n3,oops,1\n")

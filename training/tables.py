@@ -258,6 +258,10 @@ class _CSVSource(_Source):
             stream.close()
         if n_pending:
             yield {n: np.concatenate(v) for n, v in pending.items()}
+        del pending
+        # pyarrow's allocator keeps the reader's freed blocks (~2x the file's float64 size) for reuse, for
+        # as long as the process lives: give them back once the file is read
+        pa.default_memory_pool().release_unused()
 
 
 def _float64_values(col) -> np.ndarray:
