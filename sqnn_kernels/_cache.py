@@ -188,7 +188,7 @@ class KernelDispatcher(CPUDispatcher):
                 return None
             try:
                 argtype = typeof(value, Purpose.argument)  # as numba's own path types the arguments
-            except ValueError:
+            except Exception:  # numba's own path reports it (or an extension it loads types the value)
                 return None
             if argtype is None:
                 return None

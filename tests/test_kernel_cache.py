@@ -199,3 +199,11 @@ def test_an_entry_is_used_only_by_the_kernel_that_wrote_it(cache_dir):
     fresh = jit(_adds(2))
     assert fresh(np.int64(1)) == 3
     assert not fresh.stats.cache_hits  # the foreign entry was not loaded
+
+
+def test_arguments_numba_cannot_type_get_numbas_own_error(cache_dir):
+    kernel = jit(_add_one)
+    assert kernel(np.int64(1)) == 2
+    with pytest.raises(numba.core.errors.TypingError, match="argument 0"):
+        kernel(object())  # the quick cache lookup cannot type it: numba's own path reports it
+    assert kernel(np.float64(1.5)) == 2.5
