@@ -117,3 +117,26 @@ def test_later_layers_by_popcount_or_byte_tables(rng, monkeypatch, lut_bytes, hi
     for xs in (x, x.astype(np.float32)) if net.table.shape[1] == 64 else (x,):
         got = engine.fused_scores(net, np.ascontiguousarray(xs))
         np.testing.assert_array_equal(got, ref.forward(spec, xs)[0])
+
+
+@pytest.mark.parametrize("k", [64, 37])
+def test_one_word_byte_layer_at_its_extremes(rng, monkeypatch, k):
+    """A later layer of k <= 64 inputs sums its byte tables in int8: all k bits agreeing (the largest sum),
+    none agreeing, and thresholds at and past both ends (t = k + 1: never, t = -k: always) stay exact."""
+    monkeypatch.setattr(engine, "LUT_BYTES", 1 << 22)
+    spec = random_spec(rng, 9, (k, 70), 1)
+    first = spec.layers[0]
+    always = sk.HiddenLayer(first.weights, first.k, np.full(k, -first.k))  # every first-layer bit set
+    w2 = rng.integers(0, 2, (70, k)).astype(bool)
+    w2[:20] = True  # neurons 0..19 agree with all k bits, 20..39 with none
+    w2[20:40] = False
+    t2 = rng.integers(-k - 1, k + 2, 70)
+    t2[[0, 20]], t2[[1, 21]], t2[[2, 22]], t2[[3, 23]] = k, k + 1, -k, -k - 1
+    second = sk.HiddenLayer(sk.pack_bits(w2), k, t2)
+    spec = sk.BinaryNetSpec(spec.edges, [always, second], spec.output)
+    net = engine.compile_net(spec)
+    assert net.lut_offsets.tolist() == [0]  # the one-word byte-table path
+    x = rng.normal(size=(130, 9))
+    hidden = ref.forward(spec, x)[1][1]
+    assert (hidden[:, 0] & 1).all() and not (hidden[:, 0] >> np.uint64(1) & 1).any()  # t = k fires, k + 1 never
+    np.testing.assert_array_equal(engine.fused_scores(net, np.ascontiguousarray(x)), ref.forward(spec, x)[0])
