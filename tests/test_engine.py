@@ -138,5 +138,5 @@ def test_one_word_byte_layer_at_its_extremes(rng, monkeypatch, k):
     assert net.lut_offsets.tolist() == [0]  # the one-word byte-table path
     x = rng.normal(size=(130, 9))
     hidden = ref.forward(spec, x)[1][1]
-    assert (hidden[:, 0] & 1).all() and not (hidden[:, 0] >> np.uint64(1) & 1).any()  # t = k fires, k + 1 never
+    assert (hidden[:, 0] & 1).all() and not (hidden[:, 0] >> np.uint64(1) & 1).any()  # t = k fires; k + 1 not
     np.testing.assert_array_equal(engine.fused_scores(net, np.ascontiguousarray(x)), ref.forward(spec, x)[0])
