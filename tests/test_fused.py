@@ -272,3 +272,23 @@ def test_fit_runs_on_the_threads_it_is_given(monkeypatch):
     classifier.SQNNClassifier(hidden=(4,), epochs=1, gamma=0.0).fit(x, y)  # chosen: all of them
     assert seen == [1, n]
     assert numba.get_num_threads() == n  # restored
+
+
+@given(st.integers(0, 3), st.integers(0, 70), st.sampled_from([np.float32, np.float64]),
+       st.integers(0, 2**32 - 1))
+def test_adam_step_matches_twin_bit_for_bit(steps, size, dtype, seed):
+    from training.optim import Adam
+
+    rng = np.random.default_rng(seed)
+    p = Tensor(rng.uniform(-1, 1, (size, 3)).astype(dtype))
+    q = p.data.copy()
+    m, v = np.zeros_like(q), np.zeros_like(q)
+    opt = Adam([p], lr=0.01, clip=[p])
+    for t in range(1, steps + 1):
+        g = rng.normal(0, 1e-3 * t, q.shape).astype(dtype)
+        p.grad = g
+        opt.step()
+        ref.adam_step(q, g, m, v, 0.9, 0.999, 0.01 / (1 - 0.9**t), 1 - 0.999**t, 1e-8)
+        np.clip(q, -1.0, 1.0, out=q)
+        assert p.data.dtype == dtype and np.array_equal(p.data, q)
+        assert np.array_equal(opt.m[0], m) and np.array_equal(opt.v[0], v)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["activation_backward", "activation_forward", "codes_backward", "codes_forward", "table_lookup",
-           "unpack_pm1"]
+__all__ = ["activation_backward", "activation_forward", "adam_step", "codes_backward", "codes_forward",
+           "table_lookup", "unpack_pm1"]
 
 
 def activation_forward(dot: np.ndarray, b: np.ndarray, k: int, slope: float) -> np.ndarray:
@@ -18,6 +18,17 @@ def activation_backward(theta: np.ndarray, g: np.ndarray, slope: float) -> np.nd
     """``∂L/∂a = g · slope · θ (1 − θ)`` for ``a = dot / k + b`` (float64)."""
     t = np.asarray(theta, dtype=np.float64)
     return np.asarray(g, dtype=np.float64) * slope * t * (1.0 - t)
+
+
+def adam_step(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, b1: float, b2: float, step: float,
+              c2: float, eps: float) -> None:
+    """Adam's update in place as numpy expressions (Python-float scalars take the arrays' precision):
+    ``m ← β1 m + (1 − β1) g``, ``v ← β2 v + (1 − β2) g²``, ``p ← p − step · m / (√(v / c2) + ε)``."""
+    m *= b1
+    m += (1.0 - b1) * g
+    v *= b2
+    v += (1.0 - b2) * g * g
+    p -= step * m / (np.sqrt(v / c2) + eps)
 
 
 def table_lookup(dot: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:

@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from sqnn_kernels._jit import jit
+
 from .autograd import Tensor
 
 __all__ = ["Adam"]
+
+
+@jit
+def _adam_kernel(p, g, m, v, b1, one_minus_b1, b2, one_minus_b2, step, c2, eps):
+    """One Adam update of flat arrays in place, every operation in the arrays' precision and in the order
+    of the numpy expressions of :func:`training.fused_reference.adam_step` (the same result to the bit)."""
+    for i in range(p.shape[0]):
+        gi = g[i]
+        mi = m[i] * b1 + one_minus_b1 * gi
+        vi = v[i] * b2 + one_minus_b2 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] - step * mi / (np.sqrt(vi / c2) + eps)
 
 
 class Adam:
@@ -44,12 +59,12 @@ class Adam:
         for p, m, v in zip(self.params, self.m, self.v, strict=True):
             if p.grad is None:
                 continue
-            g = p.grad
-            m *= self.b1
-            m += (1.0 - self.b1) * g
-            v *= self.b2
-            v += (1.0 - self.b2) * g * g
             lr = self.lr * self._lr_scale.get(id(p), 1.0)
-            p.data -= (lr / c1) * m / (np.sqrt(v / c2) + self.eps)
+            x = p.data.dtype.type  # scalars in the parameters' precision (numpy's rule for Python floats)
+            g = np.ascontiguousarray(p.grad, dtype=p.data.dtype)
+            if not p.data.flags.c_contiguous:  # updated in place through a flat view
+                p.data = np.ascontiguousarray(p.data)
+            _adam_kernel(p.data.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), x(self.b1),
+                         x(1.0 - self.b1), x(self.b2), x(1.0 - self.b2), x(lr / c1), x(c2), x(self.eps))
             if id(p) in self._clip:
                 np.clip(p.data, -1.0, 1.0, out=p.data)
