@@ -46,6 +46,40 @@ def autograd_logit(x, packed, w, rho, c):
     return x @ w.sign_ste() * (rho.exp() * (1.0 / w.shape[0])) + c
 
 
+def autograd_code_information(cond, pi: np.ndarray):
+    """:func:`training.losses.code_information` as its thirteen autograd ops."""
+    from training.autograd import Tensor
+
+    c = cond.relu()
+    ratio = (c + 1e-30).log() - (Tensor(pi[None, :], requires_grad=False) @ c + 1e-30).log()
+    return ((c * ratio).sum(axis=1) * pi).sum() * (1.0 / float(np.log(2.0)))
+
+
+def autograd_bce_with_logits(z, y: np.ndarray, w: np.ndarray | None = None, weight_mean: float = 1.0):
+    """:func:`training.losses.bce_with_logits` as autograd ops (log-sigmoid of ``±z``, weighted sums)."""
+    from training.autograd import Tensor
+
+    y = np.asarray(y)
+    lab = y >= 0
+    n_lab = int(lab.sum())
+    if n_lab == 0:
+        return Tensor(np.zeros((), dtype=z.data.dtype), requires_grad=False)
+    w = np.ones(len(y)) if w is None else np.asarray(w, dtype=np.float64)
+    coef = (np.where(lab, w, 0.0) / (n_lab * float(weight_mean))).astype(z.data.dtype)
+    w_pos = np.where(y == 1, coef, 0).astype(z.data.dtype)
+    w_neg = np.where(y == 0, coef, 0).astype(z.data.dtype)
+    return -((z.log_sigmoid() * w_pos).sum() + ((-z).log_sigmoid() * w_neg).sum())
+
+
+def numpy_adam_kernel(p, g, m, v, b1, one_minus_b1, b2, one_minus_b2, step, c2, eps) -> None:
+    """``training.optim._adam_kernel`` as numpy expressions on the flat arrays (in place)."""
+    m *= b1
+    m += one_minus_b1 * g
+    v *= b2
+    v += one_minus_b2 * g * g
+    p -= step * m / (np.sqrt(v / c2) + eps)
+
+
 def autograd_code_means(theta, perm: np.ndarray, a: np.ndarray, size: int, eps: float):
     """:func:`training.fused.group_code_means` from autograd ops: permute, clip, then per part of equal-size
     groups ``P = exp(log θ' @ B + log(1 − θ') @ (1 − B))`` (one matmul over all (row, group) pairs, a custom

@@ -12,7 +12,10 @@ Groups (``extra_info``: ``events`` = rows per call, ``baseline`` marks what each
 Every row records ``peak_rss_mb``: the peak RSS of a fresh process that runs only that workload (``ru_maxrss``
 of the child: interpreter, numba, scikit-learn and the data included), and the fit rows also the peak after
 ``SQNN_BENCH_FIT_LONG`` epochs (``peak_rss_long_mb``), which must not grow with the number of epochs.
-``SQNN_BENCH_QUICK=1`` shrinks the data for smoke tests.
+``SQNN_BENCH_QUICK=1`` shrinks the data for smoke tests. With ``SQNN_BENCH_OLD_TREE`` set to a checkout of an
+earlier commit (e.g. ``git worktree add /tmp/old 0a03770``), the fused row also records the median epoch time
+of the same fit in that tree (``epoch_s_old``, a fresh process with its own numba cache, same threads) and
+``epoch_speedup_vs_old``.
 """
 
 from __future__ import annotations
@@ -56,6 +59,38 @@ print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_max
 """
 
 
+_OLD_PROBE = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from training import SQNNClassifier
+n, epochs = int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(0)
+s = rng.integers(0, 2, n)
+x = rng.standard_normal((n, 18))
+x[:, 2] += 0.5 * s
+y = (x[:, 0] + 0.5 * x[:, 1] + rng.standard_normal(n) > 0).astype(int)
+y = np.where(s == 1, -1, y)
+SQNNClassifier(hidden=(64, 64), epochs=1, random_state=0).fit(x, y, s)  # compile / load the cache
+seconds = []
+for _ in range(3):
+    model = SQNNClassifier(hidden=(64, 64), epochs=epochs, random_state=0).fit(x, y, s)
+    seconds += model.history_["seconds"]
+print(json.dumps({"epoch_s_median": float(np.median(seconds))}))
+"""
+
+
+def old_tree_epoch(tree: str) -> float:
+    """Median epoch time (s) of the benchmark's fit in the checkout ``tree`` (fresh process, own cache)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="sqnn-old-cache-") as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        proc = subprocess.run([sys.executable, "-c", _OLD_PROBE, tree, str(N_ROWS), str(EPOCHS)],
+                              capture_output=True, text=True, cwd=tree, env=env, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])["epoch_s_median"]
+
+
 def data(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` rows of 18 float features, labels 0/1 for domain 0 and −1 (unlabelled) for domain 1."""
     rng = np.random.default_rng(0)
@@ -68,20 +103,28 @@ def data(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @contextmanager
 def numpy_autograd_ops():
-    """Swap the fused ops of the trainer for their plain numpy-autograd compositions (the baseline)."""
+    """Swap the fused ops of the trainer for their plain numpy-autograd compositions (the baseline): the
+    layers' float matrix products and activation, the group code probabilities, the information term and the
+    cross-entropy as chains of autograd ops, and Adam as numpy expressions."""
     import training.classifier as classifier
     import training.losses as losses
+    import training.optim as optim
 
-    saved = classifier.binary_layer, classifier.binary_dot, classifier.binary_logit, losses.group_code_means
-    classifier.binary_layer = baselines.autograd_layer
-    classifier.binary_dot = baselines.autograd_dot
-    classifier.binary_logit = baselines.autograd_logit
-    losses.group_code_means = baselines.autograd_code_means
+    swaps = [(classifier, "binary_layer", baselines.autograd_layer),
+             (classifier, "binary_dot", baselines.autograd_dot),
+             (classifier, "binary_logit", baselines.autograd_logit),
+             (losses, "group_code_means", baselines.autograd_code_means),
+             (losses, "code_information", baselines.autograd_code_information),
+             (losses, "bce_with_logits", baselines.autograd_bce_with_logits),
+             (optim, "_adam_kernel", baselines.numpy_adam_kernel)]
+    saved = [(module, name, getattr(module, name)) for module, name, _ in swaps]
+    for module, name, op in swaps:
+        setattr(module, name, op)
     try:
         yield
     finally:
-        (classifier.binary_layer, classifier.binary_dot, classifier.binary_logit,
-         losses.group_code_means) = saved
+        for module, name, op in saved:
+            setattr(module, name, op)
 
 
 def peak_rss(what: str, epochs: int) -> float:
@@ -110,7 +153,12 @@ def test_fit(benchmark, impl):
     with numpy_autograd_ops() if numpy_ops else _nothing():
         _fit(1)  # numba cache load, first-call costs
         model = benchmark.pedantic(_fit, (EPOCHS,), rounds=3, iterations=1, warmup_rounds=0)
-    benchmark.extra_info["epoch_s_median"] = float(np.median(model.history_["seconds"]))
+    epoch = float(np.median(model.history_["seconds"]))
+    benchmark.extra_info["epoch_s_median"] = epoch
+    old = os.environ.get("SQNN_BENCH_OLD_TREE")
+    if old and not numpy_ops:
+        benchmark.extra_info["epoch_s_old"] = old_epoch = old_tree_epoch(old)
+        benchmark.extra_info["epoch_speedup_vs_old"] = old_epoch / epoch
 
 
 @pytest.mark.benchmark(group=f"predict {GROUP}")

@@ -258,6 +258,8 @@ def test_fit_is_the_same_for_any_thread_count(monkeypatch):
 
 
 def test_fit_runs_on_the_threads_it_is_given(monkeypatch):
+    from threadpoolctl import threadpool_limits
+
     import training.classifier as classifier
 
     seen = []
@@ -266,12 +268,82 @@ def test_fit_runs_on_the_threads_it_is_given(monkeypatch):
     x = np.random.default_rng(6).normal(size=(40, 2))
     y = np.arange(40) % 2
     n = numba.config.NUMBA_NUM_THREADS
-    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
-    classifier.SQNNClassifier(hidden=(4,), epochs=1, gamma=0.0).fit(x, y)  # no choice made: one thread
-    monkeypatch.setenv("NUMBA_NUM_THREADS", str(n))
-    classifier.SQNNClassifier(hidden=(4,), epochs=1, gamma=0.0).fit(x, y)  # chosen: all of them
-    assert seen == [1, n]
-    assert numba.get_num_threads() == n  # restored
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(n)
+        classifier.SQNNClassifier(hidden=(4,), epochs=1, gamma=0.0).fit(x, y)  # by default: all of them
+        with threadpool_limits(limits=1):
+            classifier.SQNNClassifier(hidden=(4,), epochs=1, gamma=0.0).fit(x, y)  # a threadpoolctl limit
+        numba.set_num_threads(1)
+        classifier.SQNNClassifier(hidden=(4,), epochs=1, gamma=0.0).fit(x, y)  # numba's own count
+        assert numba.get_num_threads() == 1  # restored
+    finally:
+        numba.set_num_threads(before)
+    assert seen == [n, 1, 1]
+
+
+def test_fit_lets_idle_openmp_threads_sleep_unless_told_otherwise(monkeypatch):
+    import os
+
+    from training import SQNNClassifier
+
+    x = np.random.default_rng(7).normal(size=(40, 2))
+    y = np.arange(40) % 2
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    SQNNClassifier(hidden=(4,), epochs=1, gamma=0.0).fit(x, y)
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    SQNNClassifier(hidden=(4,), epochs=1, gamma=0.0).fit(x, y)
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"  # the user's choice stays
+
+
+_FIT_IN_A_PROCESS = """
+import hashlib, sys
+import numpy as np
+import numba
+import training.fused as fused
+from training import SQNNClassifier
+
+launches = []
+_run = fused._run
+
+
+def run(kernel, work, *args):
+    launches.append((work, numba.get_num_threads()))
+    _run(kernel, work, *args)
+
+
+fused._run = run
+rng = np.random.default_rng(5)
+x = rng.normal(size=(1100, 4))
+s = rng.integers(0, 2, 1100)
+y = np.where(s == 1, -1, (x[:, 0] + x[:, 1] > 0).astype(int))
+model = SQNNClassifier(hidden=(64, 8), epochs=2, batch_size=1024, n_bins=8, random_state=0).fit(x, y, s)
+parts = [lay["W"].tobytes() + lay["b"].tobytes() for lay in model.layers_]
+parts += [model.output_["W"].tobytes(), model.predict_proba(x).tobytes()]
+parts.append(repr(model.history_["loss"]).encode())
+threads = max(t for _, t in launches)
+big = sum(w >= fused.PARALLEL_MIN_WORK for w, _ in launches)
+print(threads, big, hashlib.sha256(b"".join(parts)).hexdigest())
+"""
+
+
+def test_fit_is_the_same_in_processes_with_one_and_two_threads():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = {}
+    for threads in ("1", "2"):
+        env = {**os.environ, "NUMBA_NUM_THREADS": threads, "PYTHONPATH": str(root)}
+        proc = subprocess.run([sys.executable, "-c", _FIT_IN_A_PROCESS], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=600, check=True)
+        out[threads] = proc.stdout.split()
+    assert out["1"][0] == "1" and out["2"][0] == "2"  # the threads the fused kernels saw
+    assert int(out["2"][1]) > 0  # kernels large enough for the parallel builds ran
+    assert out["1"][2] == out["2"][2]
 
 
 @given(st.integers(0, 3), st.integers(0, 70), st.sampled_from([np.float32, np.float64]),

@@ -107,26 +107,55 @@ def _single_threaded():
         numba.set_num_threads(before)
 
 
-@contextmanager
-def _training_threads():
-    """Run fit on the threads it is given.
-
-    The fused kernels of :mod:`training.fused` run on numba's thread count when the user chose one
-    (``NUMBA_NUM_THREADS`` in the environment, or ``numba.set_num_threads``); otherwise on one thread, because
-    a batch's kernels last about a millisecond and on a machine busier than its cores waiting threads cost
-    more than they gain (measured 3x slower with 2 threads on 2 oversubscribed cores). BLAS always runs on one
-    thread (a batch's matrix products are small). Every kernel gives each output element to one thread and
-    sums in a fixed order, so the fit is the same for any thread count (tested).
-    """
+def _fit_threads() -> int:
+    """The threads ``fit`` runs its kernels on: numba's thread count (``NUMBA_NUM_THREADS``,
+    ``numba.set_num_threads``; all cores by default), at most the smallest thread limit threadpoolctl reports
+    for the native libraries (so ``threadpool_limits(1)`` around a fit makes it single-threaded) and at most
+    the number of CPUs the process may run on."""
     import os
 
+    import numba
+    from threadpoolctl import threadpool_info
+
+    limits = [int(lib["num_threads"]) for lib in threadpool_info() if lib.get("num_threads")]
+    if hasattr(os, "sched_getaffinity"):  # the CPUs this process may run on (numba counts every CPU)
+        limits.append(len(os.sched_getaffinity(0)))
+    return max(1, min([numba.get_num_threads(), *limits]))
+
+
+def _sleeping_threads() -> None:
+    """``OMP_WAIT_POLICY=PASSIVE`` unless set: OpenMP threads sleep between parallel kernels instead of
+    spinning (see :func:`_training_threads`). OpenMP reads it when it starts, so this acts only if no
+    parallel kernel ran in the process yet; fit calls it before its first kernel."""
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+@contextmanager
+def _training_threads():
+    """Run fit on :func:`_fit_threads` threads.
+
+    The kernels of :mod:`training.fused` (and the packed-bit kernels they call) use that many numba threads
+    for work above ``PARALLEL_MIN_WORK``; BLAS runs on one thread (a batch's matrix products are small, and a
+    threaded BLAS may split a product differently for another thread count). Every kernel gives each output
+    element to one thread and sums in a fixed order, so the fit is the same to the bit for any thread count
+    (tested in subprocesses).
+
+    A batch's parallel kernels last about a millisecond each. GNU OpenMP (numba's threading layer on Linux)
+    keeps idle threads spinning between them by default, and on a machine busier than its cores the spinning
+    threads take the cores the working thread needs (an epoch measured 3x slower on 2 threads than on 1).
+    Unless ``OMP_WAIT_POLICY`` is set, fit therefore sets it to ``PASSIVE`` first (:func:`_sleeping_threads`;
+    idle threads sleep). On a busy machine ``NUMBA_NUM_THREADS=1`` (or ``threadpool_limits(1)``) remains the
+    fastest choice.
+    """
     import numba
     from threadpoolctl import threadpool_limits
 
     before = numba.get_num_threads()
-    chosen = "NUMBA_NUM_THREADS" in os.environ or before != numba.config.NUMBA_NUM_THREADS
+    threads = _fit_threads()
     try:
-        numba.set_num_threads(before if chosen else 1)
+        numba.set_num_threads(threads)
         with threadpool_limits(limits=1, user_api="blas"):
             yield
     finally:
@@ -412,6 +441,7 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
         self
         """
         hidden = self._check_params()
+        _sleeping_threads()
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
         n = X.shape[0]
         s_given = s

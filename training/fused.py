@@ -62,9 +62,12 @@ def n_code_columns(m: int, size: int) -> int:
 
 def _run(kernel: Dual, work: int, *args) -> None:
     """The parallel build of ``kernel`` for at least ``PARALLEL_MIN_WORK`` elementary operations when more
-    than one numba thread is available, the serial build otherwise (same result either way)."""
-    parallel = work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
-    (kernel.parallel if parallel else kernel.serial)(*args)
+    than one numba thread is available (through :class:`~sqnn_kernels._jit.Dual`, which also keeps a process
+    forked after OpenMP threads started on the serial build), the serial build otherwise (same result)."""
+    if work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1:
+        kernel(work, *args)
+    else:
+        kernel.serial(*args)
 
 
 # -- kernels ----------------------------------------------------------------------------------------------
