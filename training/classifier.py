@@ -277,8 +277,10 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
         ``max_mi`` ``mi_heldout``, bias-corrected bits per constrained layer).
     gamma_ : float (ndarray per layer for ``max_mi_layers="all"``), the final multiplier (``gamma`` if fixed).
     gamma_history_ : list, the multiplier of every epoch (warm-up ramp included).
-    mi_heldout_, mi_heldout_null_std_, budget_met_ : with ``max_mi``: final held-out ``I(T; S)`` (bits,
-        bias-corrected), the resolution of that estimate, and whether it is within the budget.
+    mi_heldout_, mi_heldout_null_std_, budget_met_, best_epoch_ : with ``max_mi``: held-out ``I(T; S)`` of
+        the returned network (bits, bias-corrected), the resolution ``σ`` of that estimate, whether it is
+        within the budget (``≤ ε + σ``), and the epoch (1-based) whose network is returned: the best
+        feasible checkpoint (see :mod:`training.budget`).
 
     Notes
     -----
