@@ -116,7 +116,7 @@ def compare(name: str, target: str = "xilinx", part: str | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="sqnn-peer-") as tmp:
         tmp = Path(tmp)
         out = fpga.write_project(spec, tmp / "sqnn", coe=False, mif=False)
-        core = fpga.estimate_resources(out, target, part=part, report=tmp / "core.rpt")
+        core = fpga.estimate_resources(out, target, part=part, flat=True, report=tmp / "core.rpt")
         comb, facts = da4ml_graph(spec)
         check_da4ml_graph(spec, comb, facts)
         files, sources, top, stages = write_da4ml(comb, tmp / "da4ml", facts["LATENCY"])

@@ -341,14 +341,55 @@ def _simulate(args) -> None:
 
 
 def _estimate(args) -> None:
+    import tempfile
+
+    if args.clock_mhz is not None and args.target != "ecp5":
+        raise CLIError(f"--clock-mhz needs --target ecp5 (place-and-route), got --target {args.target}")
+    source = Path(args.project)
+    with tempfile.TemporaryDirectory(prefix="sqnn-estimate-") as tmp:
+        if source.is_file():  # a model: its FPGA project in a scratch folder, the report beside nothing
+            from fpga import write_project
+
+            project = write_project(_load_spec(source), Path(tmp) / "project", coe=False, mif=False,
+                                    feature_bits=16 if args.feature_bits is None else args.feature_bits)
+            report = args.report if args.report is not None else Path(tmp) / "report.rpt"
+        else:
+            if args.feature_bits is not None:
+                raise CLIError("--feature-bits applies to a model file; a project already fixes its width")
+            project, report = source, args.report
+        r = _run_estimate(project, args, report)
+        print(_estimate_text(r, args, shown_report=source.is_dir() or args.report is not None))
+
+
+def _run_estimate(project, args, report) -> dict:
     from fpga import estimate_resources
 
+    options = {"part": args.part, "seed": args.seed}
+    if args.clock_mhz is not None:
+        options["freq_mhz"] = args.clock_mhz
     try:
-        r = estimate_resources(args.project, target=args.target)
-    except RuntimeError as err:  # yosys missing or failed
+        return estimate_resources(project, target=args.target, flat=args.flat, report=report,
+                                  timeout=args.timeout, **options)
+    except RuntimeError as err:  # yosys or nextpnr missing, failed or timed out
         raise CLIError(str(err)) from None
-    print(f"yosys {args.target}: {r['lut']:,} LUT, {r['ff']:,} FF, {r['carry']:,} carry, "
-          f"{r['cells']:,} cells (report {r['report']})")
+
+
+def _estimate_text(r: dict, args, shown_report: bool) -> str:
+    """The lines ``sqnn estimate`` prints for a result of ``fpga.estimate_resources``."""
+    flow = "flat" if r["flat"] else f"{r['units']} units in parallel"
+    lines = [f"yosys {args.target} ({flow}, {r['seconds']:.0f} s): {r['lut']:,} LUT, {r['ff']:,} FF, "
+             f"{r['carry']:,} carry"]
+    if "fmax_mhz" in r:
+        used = ", ".join(f"{k} {v['used']:,} / {v['available']:,} ({100 * v['used'] / v['available']:.1f} %)"
+                         for k, v in sorted(r["utilization"].items()) if v["used"])
+        lines.append(f"nextpnr-ecp5 on {r['part']}: {used}")
+        met = "met" if r["meets_clock"] else "NOT met"
+        lines.append(f"Fmax after place-and-route {r['fmax_mhz']:.1f} MHz: {r['clock_mhz']:g} MHz {met}; "
+                     f"latency {r['latency_clocks']} clocks = {r['latency_ns_at_fmax']:.1f} ns at Fmax, "
+                     f"{r['latency_ns_at_clock']:.1f} ns at {r['clock_mhz']:g} MHz")
+    if shown_report:
+        lines.append(f"report {r['report']}")
+    return "\n".join(lines)
 
 
 def _info(args) -> None:
@@ -547,10 +588,31 @@ def build_parser() -> argparse.ArgumentParser:
                      help="HDL simulator (default verilator)")
     sim.set_defaults(func=_simulate)
 
-    est = sub.add_parser("estimate", help="synthesise an FPGA project with yosys: LUT/FF counts")
-    est.add_argument("project", help="folder written by sqnn export-fpga")
-    est.add_argument("--target", default="xilinx", choices=["xilinx", "ice40", "generic"],
-                     help="yosys synthesis flow (default xilinx: synth_xilinx)")
+    est = sub.add_parser(
+        "estimate", help="synthesise an FPGA project (or a model's) with yosys: LUT/FF; ECP5: Fmax, latency",
+        description="Synthesise sqnn_core with yosys and count LUTs and flip-flops; with --target ecp5 "
+                    "also place and route it with nextpnr-ecp5 and report utilisation, Fmax and the event "
+                    "latency.")
+    est.add_argument("project", help="folder written by sqnn export-fpga, or a model .npz (its project is "
+                                     "written to a temporary folder)")
+    est.add_argument("--target", default="xilinx", choices=["ecp5", "generic", "ice40", "xilinx"],
+                     help="synthesis flow (default xilinx: synth_xilinx; ecp5: synth_ecp5 + nextpnr-ecp5)")
+    est.add_argument("--part", default=None,
+                     help="ECP5 device for --target ecp5, e.g. LFE5U-85F (the default), LFE5U-25F, "
+                          "LFE5UM-45F")
+    est.add_argument("--clock-mhz", type=float, default=None,
+                     help="ECP5: clock target of place-and-route and of the 'met' check (default 40 MHz, one "
+                          "event per LHC bunch crossing)")
+    est.add_argument("--seed", type=int, default=1, help="ECP5: nextpnr placer seed (default 1)")
+    est.add_argument("--flat", action="store_true",
+                     help="one flat synthesis of the whole core (slower; the default synthesises the "
+                          "register-bounded parts in parallel and adds their counts)")
+    est.add_argument("--feature-bits", type=int, default=None,
+                     help="model input only: input width per feature (default 16)")
+    est.add_argument("--report", default=None,
+                     help="where to write the tool log (default: <project>/resources_<target>.rpt)")
+    est.add_argument("--timeout", type=float, default=1800.0,
+                     help="seconds allowed to each tool run (default 1800)")
     est.set_defaults(func=_estimate)
 
     sweep = sub.add_parser("sweep", help="accuracy–invariance front: SQNN γ and budget grids, MLP, gradient "
