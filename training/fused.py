@@ -111,22 +111,30 @@ def _unpack_pm1(packed, out):
                 out[r, base + i] = 1.0 if (word >> np.uint64(i)) & np.uint64(1) else -1.0
 
 
+# The inner loops below run over one row of a 2-D buffer through a 1-D view (``p_t = p[t]``): numba types
+# such a view as contiguous, so LLVM vectorises the loop without stride checks (measured 2x on the
+# accumulation). Each element's arithmetic and summation order are unchanged.
 @jit(inline="always")
 def _block_codes(theta, perm, lo, sz, r0, nb, scale, eps, th, p):
     """``th[i, j] = θ'`` of neuron ``perm[lo + i]`` and ``p[t, j] = P(t)`` for rows ``r0 + j``, ``j < nb``."""
     for i in range(sz):
         c = perm[lo + i]
+        th_i = th[i]
         for j in range(nb):
-            th[i, j] = np.float64(theta[r0 + j, c]) * scale + eps
+            th_i[j] = np.float64(theta[r0 + j, c]) * scale + eps
+    p_0 = p[0]
     for j in range(nb):
-        p[0, j] = 1.0
+        p_0[j] = 1.0
     for i in range(sz):
         half = 1 << i
+        th_i = th[i]
         for t in range(half):
+            p_t = p[t]
+            p_u = p[t + half]
             for j in range(nb):  # rows innermost: contiguous, vectorised
-                x = p[t, j]
-                p[t + half, j] = x * th[i, j]
-                p[t, j] = x * (1.0 - th[i, j])
+                x = p_t[j]
+                p_u[j] = x * th_i[j]
+                p_t[j] = x * (1.0 - th_i[j])
 
 
 @dual
@@ -141,19 +149,25 @@ def _codes_forward(theta, perm, a, size, eps, cond):
         col0 = g << size
         th = np.empty((sz, _BLOCK))
         p = np.empty((1 << sz, _BLOCK))
-        acc = np.zeros((n_cat, 1 << sz, _BLOCK))  # one partial sum per row slot j: no reassociation needed
+        a_v = np.empty(_BLOCK)
+        acc = np.zeros((n_cat << sz, _BLOCK))  # one partial sum per row slot j: no reassociation needed
         for r0 in range(0, n, _BLOCK):
             nb = min(_BLOCK, n - r0)
             _block_codes(theta, perm, lo, sz, r0, nb, scale, eps, th, p)
             for v in range(n_cat):
+                for j in range(nb):
+                    a_v[j] = np.float64(a[v, r0 + j])
                 for t in range(1 << sz):
+                    acc_vt = acc[(v << sz) + t]
+                    p_t = p[t]
                     for j in range(nb):
-                        acc[v, t, j] += np.float64(a[v, r0 + j]) * p[t, j]
+                        acc_vt[j] += a_v[j] * p_t[j]
         for v in range(n_cat):
             for t in range(1 << sz):
+                acc_vt = acc[(v << sz) + t]
                 total = 0.0
                 for j in range(_BLOCK):
-                    total += acc[v, t, j]
+                    total += acc_vt[j]
                 cond[v, col0 + t] = total
 
 
@@ -170,6 +184,11 @@ def _codes_backward(theta, perm, a, size, eps, gcond, gtheta):
         p = np.empty((1 << size, _BLOCK))
         on = np.empty(_BLOCK)
         off = np.empty(_BLOCK)
+        a_r = np.empty((n_cat, _BLOCK))
+        for v in range(n_cat):
+            a_rv = a_r[v]
+            for j in range(nb):
+                a_rv[j] = np.float64(a[v, r0 + j])
         gt = np.empty((m, _BLOCK))  # this block's ∂L/∂θ transposed: vectorised over rows, then stored
         for g in range(n_groups):
             lo = g * size
@@ -181,24 +200,28 @@ def _codes_backward(theta, perm, a, size, eps, gcond, gtheta):
                     on[j] = 0.0
                 for v in range(n_cat):
                     gv = np.float64(gcond[v, col0 + t])
+                    a_rv = a_r[v]
                     for j in range(nb):
-                        on[j] += np.float64(a[v, r0 + j]) * gv
+                        on[j] += a_rv[j] * gv
+                p_t = p[t]
                 for j in range(nb):
-                    p[t, j] *= on[j]
+                    p_t[j] *= on[j]
             for i in range(sz):
                 for j in range(nb):
                     on[j] = 0.0
                     off[j] = 0.0
                 for t in range(1 << sz):
+                    p_t = p[t]
                     if (t >> i) & 1:
                         for j in range(nb):
-                            on[j] += p[t, j]
+                            on[j] += p_t[j]
                     else:
                         for j in range(nb):
-                            off[j] += p[t, j]
-                c = perm[lo + i]
+                            off[j] += p_t[j]
+                gt_c = gt[perm[lo + i]]
+                th_i = th[i]
                 for j in range(nb):
-                    gt[c, j] = scale * (on[j] / th[i, j] - off[j] / (1.0 - th[i, j]))
+                    gt_c[j] = scale * (on[j] / th_i[j] - off[j] / (1.0 - th_i[j]))
         for j in range(nb):
             for c in range(m):
                 gtheta[r0 + j, c] = gt[c, j]
