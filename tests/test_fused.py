@@ -232,31 +232,6 @@ def test_same_bits_for_any_thread_count():
             assert np.array_equal(x, y)
 
 
-def test_fit_is_the_same_for_any_thread_count(monkeypatch):
-    from training import SQNNClassifier
-
-    monkeypatch.setenv("NUMBA_NUM_THREADS", str(numba.config.NUMBA_NUM_THREADS))  # fit uses chosen threads
-
-    rng = np.random.default_rng(5)
-    x = rng.normal(size=(1100, 4))
-    s = rng.integers(0, 2, 1100)
-    y = np.where(s == 1, -1, (x[:, 0] + x[:, 1] > 0).astype(int))
-    # one batch of 1100 rows and 64 neurons: large enough for the parallel kernel builds
-    params = {"hidden": (64,), "epochs": 2, "batch_size": 1024, "n_bins": 8, "random_state": 0}
-    fits = []
-    before = numba.get_num_threads()
-    try:
-        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
-            numba.set_num_threads(threads)
-            fits.append(SQNNClassifier(**params).fit(x, y, s))
-    finally:
-        numba.set_num_threads(before)
-    for model in fits[1:]:
-        assert np.array_equal(model.layers_[0]["W"], fits[0].layers_[0]["W"])
-        assert np.array_equal(model.layers_[0]["b"], fits[0].layers_[0]["b"])
-        assert model.history_["loss"] == fits[0].history_["loss"]
-
-
 def test_fit_runs_on_the_threads_it_is_given(monkeypatch):
     from threadpoolctl import threadpool_limits
 
