@@ -92,6 +92,17 @@ def _activation_backward(theta, g, slope, ga):
 
 
 @dual
+def _layer_backward(theta, g, slope, inv_k, ga, gdot):
+    n, m = theta.shape
+    for blk in prange((n + _BLOCK - 1) // _BLOCK):
+        for r in range(blk * _BLOCK, min(n, blk * _BLOCK + _BLOCK)):
+            for j in range(m):
+                t = np.float64(theta[r, j])
+                ga[r, j] = np.float64(g[r, j]) * slope * t * (1.0 - t)
+                gdot[r, j] = ga[r, j] * inv_k  # rounded to gdot's precision on store
+
+
+@dual
 def _table_lookup(dot, table, k, theta):
     n, m = dot.shape
     for blk in prange((n + _BLOCK - 1) // _BLOCK):
@@ -357,11 +368,12 @@ def binary_layer(x: Tensor, packed: np.ndarray, w: Tensor, b: Tensor, slope: flo
     inv_k = 1.0 / float(k)
 
     def _backward(g):
-        ga = np.empty((n, m), dtype=np.float64)
-        _run(_activation_backward, n * m * 4, theta, np.ascontiguousarray(g), slope, ga)
+        ga = np.empty((n, m), dtype=np.float64)  # ∂L/∂a, a = dot / k + b
+        gdot = np.empty((n, m), dtype=dtype)  # ∂L/∂dot = ∂L/∂a / k
+        _run(_layer_backward, n * m * 4, theta, np.ascontiguousarray(g), slope, inv_k, ga, gdot)
         if b.requires_grad:
             b._acc(ga.sum(axis=0))
-        _dot_backward(x, w, signs, (ga * inv_k).astype(dtype))
+        _dot_backward(x, w, signs, gdot)
 
     return x._child(theta, (x, w, b), "binary_layer", _backward)
 
