@@ -287,6 +287,7 @@ def test_the_best_feasible_epoch_is_restored():
     for epoch, (out, mi) in enumerate(plan):
         d.multipliers(epoch)
         w_out[:, 0] = out
+        d.last_bits = deterministic_bits(x_held, [(w1, b1)], 32.0)  # what measure leaves for the AUC
         d.measure = lambda params, mi=mi: [{"corrected": mi, "null_std": 0.0}]
         d.end_epoch([(w1, b1)], {})
         d.smoothed = None  # judge every epoch on its own measurement
@@ -296,3 +297,20 @@ def test_the_best_feasible_epoch_is_restored():
     assert model.best_epoch_ == 1
     assert np.array_equal(w_out[:, 0], [1, -1, 1, 1])  # the network of epoch 1, restored in place
     assert model.budget_met_
+
+
+def test_information_of_several_s_rows_equals_each_row_alone():
+    from sklearn.metrics import mutual_info_score
+
+    from training.budget import codes_information_rows, group_codes, neuron_groups
+
+    rng = np.random.default_rng(2)
+    s = rng.choice([0, 2, 5], 301)
+    bits = (rng.random((301, 7)) < 0.2 + 0.1 * (s[:, None] == 2)).astype(float)
+    blocks = group_codes(bits, neuron_groups(7, "grouped", 3, 0))  # groups of 3, 3 and 1 neurons
+    s_rows = np.stack([s, rng.permutation(s), rng.permutation(s)])
+    got = codes_information_rows(blocks, s_rows)
+    for row, value in zip(s_rows, got, strict=True):
+        expected = sum(mutual_info_score(codes[:, g], row) for codes, _ in blocks
+                       for g in range(codes.shape[1]))
+        assert value == pytest.approx(expected / np.log(2), abs=1e-12)

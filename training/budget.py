@@ -23,7 +23,7 @@ with ``σ̄_l`` the standard deviation of ``Ī_l`` under a constant information:
 ``σ_l`` (the estimate's resolution) times ``√((1 − β)/(1 + β))``. The average, the decaying step and the dead
 zone of width ``σ̄_l`` damp the random walk the measurement noise would otherwise drive (on 2,000 held-out rows
 of a 64-neuron layer ``σ_l`` is ~0.01 bit, measured, so budgets near or below it used to push γ to 20–40).
-The grouped estimator averages ``N_GROUPINGS = 4`` random neuron groupings per measurement. A bounded,
+The grouped estimator averages ``N_GROUPINGS = 2`` random neuron groupings per measurement. A bounded,
 multiplicative step, so the same ``ε`` grid works whatever the natural scale of ``γ`` on a data set (the
 motivation of the budget). γ grows while the held-out information exceeds the budget and decays when the
 budget is slack; starting small lets the network learn the label before the constraint binds (a fixed
@@ -57,13 +57,13 @@ from .layers import activation
 from .losses import MAX_JOINT_NEURONS
 
 __all__ = ["BUDGET_LAYERS", "DEFAULT_BUDGETS", "DualAscent", "FixedWeight", "code_information",
-           "codes_information", "group_codes", "heldout_information", "make_weighting", "neuron_groups",
-           "split_holdout", "take_rows"]
+           "codes_information", "codes_information_rows", "group_codes", "heldout_information",
+           "make_weighting", "neuron_groups", "split_holdout", "take_rows"]
 
 BUDGET_LAYERS = ("last", "all")
 GAMMA_START = 0.01
 SMOOTHING = 0.5  # β of the running average of the measured information the dual step uses
-N_GROUPINGS = 4  # neuron groupings averaged by one held-out measurement of the grouped estimator
+N_GROUPINGS = 2  # neuron groupings averaged by one held-out measurement of the grouped estimator
 DEFAULT_BUDGETS = (0.1, 0.03, 0.01, 0.003, 0.001)  # bits: the grid of sqnn sweep --max-mi
 _LOG_BOUNDS = (float(np.log(1e-4)), float(np.log(1e2)))
 
@@ -150,23 +150,36 @@ def codes_information(blocks: list[tuple[np.ndarray, int]], s: np.ndarray) -> fl
     bits. On hard bits this is what the differentiable estimators of :mod:`training.losses` compute (their
     θ-mixtures collapse to point masses), in ``O(n m)`` instead of ``O(n m 2^g / g)``.
     """
-    n = len(s)
+    return float(codes_information_rows(blocks, np.asarray(s)[None, :])[0])
+
+
+def codes_information_rows(blocks: list[tuple[np.ndarray, int]], s_rows: np.ndarray) -> np.ndarray:
+    """:func:`codes_information` for every row of ``s_rows`` (R, n) at once (e.g. ``s`` and its permutations,
+    which share one set of values): one ``bincount`` over all rows instead of a Python loop."""
+    s_rows = np.asarray(s_rows)
+    r_count, n = s_rows.shape
+    out = np.zeros(r_count)
     if n == 0:
-        return 0.0
-    _, s_idx = np.unique(s, return_inverse=True)
-    k = int(s_idx.max()) + 1
+        return out
+    values = np.unique(s_rows[0])
+    k = values.size
     if k < 2:
-        return 0.0
-    total = 0.0
+        return out
+    s_idx = np.searchsorted(values, s_rows)  # (R, n)
     for codes, size in blocks:
         n_groups = codes.shape[1]
-        index = (codes + (np.arange(n_groups) << size)) * k + s_idx[:, None]
-        joint = np.bincount(index.ravel(), minlength=(n_groups << size) * k).reshape(n_groups, 1 << size, k)
-        joint = joint.astype(np.float64)
-        outer = joint.sum(axis=2, keepdims=True) * joint.sum(axis=1, keepdims=True)
+        cells = (n_groups << size) * k
+        base = ((codes + (np.arange(n_groups) << size)) * k).astype(np.intp)  # (n, G)
+        offset = (s_idx + np.arange(r_count)[:, None] * cells).astype(np.intp)  # (R, n)
+        index = np.add(base[None], offset[:, :, None])  # (R, n, G), C order
+        joint = np.bincount(index.reshape(-1), minlength=r_count * cells).astype(np.float64)
+        joint = joint.reshape(r_count, n_groups, 1 << size, k)
+        outer = joint.sum(axis=3, keepdims=True) * joint.sum(axis=2, keepdims=True)
         nz = joint > 0
-        total += float(np.sum(joint[nz] * np.log2(n * joint[nz] / outer[nz]))) / n
-    return total
+        terms = np.zeros_like(joint)
+        terms[nz] = joint[nz] * np.log2(n * joint[nz] / outer[nz])
+        out += terms.sum(axis=(1, 2, 3)) / n
+    return out
 
 
 def code_information(bits: np.ndarray, s: np.ndarray, groups: list[np.ndarray]) -> float:
@@ -201,22 +214,18 @@ def heldout_information(bits: np.ndarray, s: np.ndarray, y: np.ndarray | None, k
         cells, n_lab = [np.arange(len(s))], len(s)
 
     cells = [r for r in cells if len(r) >= 2]
-    codes = [[group_codes(bits[r], groups) for groups in groupings] for r in cells]
-
-    def estimate(s_used: np.ndarray) -> float:
-        return sum(len(r) / max(n_lab, 1) * float(np.mean([codes_information(b, s_used[r]) for b in c]))
-                   for r, c in zip(cells, codes, strict=True))
-
-    def permuted() -> np.ndarray:
-        out = s.copy()
+    groups = [g for grouping in groupings for g in grouping]  # every grouping's groups side by side
+    s_rows = np.repeat(s[None, :], 1 + int(n_permutations), axis=0)  # row 0: s; then the permutations
+    for p in range(1, s_rows.shape[0]):
         for r in cells:
-            out[r] = rng.permutation(s[r])
-        return out
-
-    est = estimate(s)
-    null = [estimate(permuted()) for _ in range(n_permutations)]
-    bias = float(np.mean(null)) if null else 0.0
-    return {"estimate": est, "bias": bias, "null_std": float(np.std(null)) if null else 0.0,
+            s_rows[p, r] = rng.permutation(s[r])
+    values = np.zeros(s_rows.shape[0])
+    for r in cells:
+        values += len(r) / max(n_lab, 1) * codes_information_rows(group_codes(bits[r], groups), s_rows[:, r])
+    values /= n_draws  # the mean over groupings
+    est, null = float(values[0]), values[1:]
+    bias = float(np.mean(null)) if null.size else 0.0
+    return {"estimate": est, "bias": bias, "null_std": float(np.std(null)) if null.size else 0.0,
             "corrected": est - bias}
 
 
@@ -278,6 +287,7 @@ class DualAscent(FixedWeight):
         self.n_permutations = int(n_permutations)
         self.smoothed, self.epoch = None, 0
         self.x_held, self.s_held, self.y_held = x_held, s_held, y_held
+        self.last_bits: list[np.ndarray] = []
         self.kind, self.n_cat, self.group_size, self.slope, self.rng = kind, n_cat, group_size, slope, rng
         self.history_gamma: list[list[float]] = []
         labelled = np.asarray(y_held) >= 0
@@ -296,7 +306,7 @@ class DualAscent(FixedWeight):
 
     def measure(self, params) -> list[dict[str, float]]:
         """Held-out information of each constrained layer for the current weights."""
-        bits = deterministic_bits(self.x_held, params, self.slope)
+        bits = self.last_bits = deterministic_bits(self.x_held, params, self.slope)
         return [heldout_information(bits[li], self.s_held, self.y_held, self.kind, self.n_cat,
                                     self.group_size, self.rng, self.n_permutations)
                 for li in self.constrained]
@@ -336,12 +346,13 @@ class DualAscent(FixedWeight):
             self.keep_if_best(params, gamma_now)
 
     def keep_if_best(self, params, gammas: np.ndarray) -> None:
-        """Copy the network if its held-out label AUC is the best of the feasible epochs so far."""
+        """Copy the network if its held-out label AUC is the best of the feasible epochs so far (called
+        right after :meth:`measure` of the same ``params``)."""
         from sklearn.metrics import roc_auc_score
 
         hidden, output = self.network()
         lab = np.flatnonzero(np.asarray(self.y_held) >= 0)
-        bits = deterministic_bits(self.x_held[lab], params, self.slope)[-1]
+        bits = self.last_bits[-1][lab]  # the bits :meth:`measure` computed for these weights
         z = output_logits(bits, *output)
         y = np.asarray(self.y_held)[lab]
         if z.shape[1] == 1:
