@@ -14,6 +14,7 @@ from training import fused_reference as ref
 from training.autograd import Tensor, gradcheck
 from training.fused import (
     _activation_table,
+    _layer_backward,
     _table_lookup,
     binary_dot,
     binary_layer,
@@ -197,6 +198,18 @@ def test_unpack_pm1_matches_twin(n, k, dtype, seed):
     got = unpack_pm1(packed, k, dtype)
     assert got.dtype == dtype and np.array_equal(got, ref.unpack_pm1(packed, k, dtype))
     assert np.array_equal(got, 2 * unpack_bits(packed, k).astype(np.int64) - 1)
+
+
+@given(st.integers(0, 70), st.integers(1, 70), st.integers(1, 300), st.integers(0, 2**32 - 1))
+def test_layer_backward_matches_twin(n, m, k, seed):
+    rng = np.random.default_rng(seed)
+    theta = rng.uniform(0, 1, (n, m)).astype(np.float32)
+    g = rng.normal(size=(n, m)).astype(np.float32)
+    ga, gdot = np.empty((n, m)), np.empty((n, m), np.float32)
+    _layer_backward.serial(theta, g, 32.0, 1.0 / k, ga, gdot)
+    want = ref.activation_backward(theta, g, 32.0)
+    assert np.allclose(ga, want, rtol=1e-12, atol=0)
+    assert np.array_equal(gdot, (ga * (1.0 / k)).astype(np.float32))
 
 
 def test_binary_layer_bias_gradcheck():
