@@ -156,4 +156,7 @@ def test_a_fit_with_a_warm_cache_loads_no_compiler():
         assert done.returncode == 0, done.stderr[-3000:]
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     assert runs[1]["proba"] == runs[0]["proba"]
-    assert runs[1] == {**runs[1], "compiler": False, "registries": False}
+    assert runs[1] == {**runs[1], "compiler": False, "registries": False}, (
+        "a fit with a warm cache ran numba's compiler: some kernel of the fit is not a cached "
+        "sqnn_kernels._jit kernel (jit, pjit, dual), or it was called with argument types the first fit did "
+        "not compile")
