@@ -29,9 +29,9 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 KEY = ("vpopcntq", "vpopcntd", "popcnt", "vpshufb", "vpsadbw", "vpand", "vpsrlw", "vpxorq", "vpxord", "vpxor",
-       "xor", "vpaddq", "vpaddd", "vpaddw", "vpaddb", "vpmovzxbw", "vpcmpgtw", "vpcmpnltw", "vpcmpgtq",
-       "vpcmpleq", "kunpckdq", "vpmovmskb", "vcmpltpd", "vcmpnltpd", "vcmplepd", "vcmpgepd", "vcmpleps",
-       "vpternlogq")
+       "xor", "vpaddq", "vpaddd", "vpaddw", "vpaddb", "vpmovzxbw", "vpcmpgtb", "vpcmpgtw", "vpcmpnltw",
+       "vpcmpgtq", "vpcmpleq", "kunpckdq", "vpmovmskb", "vcmpltpd", "vcmpnltpd", "vcmplepd", "vcmpgepd",
+       "vcmpleps", "vpternlogq")
 REGISTERS = ("zmm", "ymm", "xmm")
 _INSN = re.compile(r"^\s+([a-z][a-z0-9]*)\s*(.*)$")
 
