@@ -59,8 +59,11 @@ TABLE_BYTES = 1 << 20  # the largest feature group (<= 3) whose tables fit in ~1
 MAX_GROUP = 2  # 3 features per lookup (a 750 kB table for 45x8 -> 64) measured 5 % slower
 MAX_LATER_WIDTH = 256  # later layers at most this wide run in the engine (4 words per row)
 # A later hidden layer is a byte-table lookup (like the first layer) when its table fits LUT_BYTES, else
-# XNOR-popcount. With a vector popcount (AVX-512 VPOPCNTDQ) popcount is faster (45x8-64-64-1: 47 vs 55 ns per
-# row); with AVX2's nibble-table popcount the byte tables are (56 vs 65 ns per row).
+# XNOR-popcount. Since pass 3 stopped slicing rows, both run 45x8-64-64-1 at about the same rate on an Emerald
+# Rapids Xeon (1 thread, best of 400 alternating calls: AVX-512 code 19.4 vs 19.3 M rows/s, haswell code 22.0
+# vs 21.8). Popcount stays the choice with a vector popcount (no tables; on Zen 4 it measured 47 vs 55 ns per
+# row), byte tables without: LLVM's AVX2 popcount costs 2 vpshufb per 4 words and 64 neurons, and Haswell to
+# Skylake issue vpshufb on one port (the tables cost 16 loads per row).
 LUT_BYTES = 0 if target_has_vector_popcount() else 1 << 18
 OFFSET_STACK_BYTES = 8192  # per-block offsets kept on the stack: rows per block = this / (4 * lanes)
 
