@@ -33,12 +33,13 @@ from sqnn_kernels.reference import unpack_bits
 from sqnn_kernels.scoring import probabilities
 from sqnn_kernels.spec import BinaryNetSpec
 
+from .graph import AdderGraph, build_graph
 from .quantize import auto_frac_bits, check_format, int_range, per_feature, quantize_edges
 from .stochastic import StochasticConfig, layer_seeds, noise_table, threshold_clamp
 
 MAX_LAYERS = 3
 HDL_SOURCES = (
-    "sqnn_core.v", "sqnn_thermometer.v", "sqnn_layer.v", "sqnn_output.v", "sqnn_popcount.v", "sqnn_ge.v"
+    "sqnn_core.v", "sqnn_thermometer.v", "sqnn_layer.v", "sqnn_output.v", "sqnn_graph.v"
 )
 TESTBENCH = "sqnn_tb.v"
 MANIFEST = "manifest.json"
@@ -292,13 +293,43 @@ def _case_lines(name: str, cases: dict[int, dict[int, str]], width: str, default
     return lines
 
 
+def _packed(values, width: int, total: int) -> str:
+    """``values`` packed ``width`` bits each (the first in the low bits) as a ``total``-bit hex literal."""
+    word = 0
+    for a, v in enumerate(values):
+        word |= int(v) << (a * width)
+    return f"{total}'h{_hex_word(word, total)}"
+
+
+def layer_graphs(spec: BinaryNetSpec) -> dict[int, AdderGraph]:
+    """Slot -> the shared adder graph of that layer (rows: ``T``, then ``P_j`` of every neuron)."""
+    stages = [(i, layer.weights, layer.k) for i, layer in enumerate(spec.layers)]
+    stages.append((OUTPUT_SLOT, spec.output.weights, spec.output.k))
+    graphs = {}
+    for slot, w, k in stages:
+        _, indices, _ = selection(w, k)
+        graphs[slot] = build_graph([np.arange(k), *indices], k)
+    return graphs
+
+
+def _slot_lines(name: str, cases: dict[int, dict[int, str]], width: str, default: str) -> list[str]:
+    """A Verilog-2001 constant function ``name(l)`` returning ``cases[l][0]`` (else ``default``)."""
+    lines = [f"function {width}{name};", "  input integer l;", "  begin", f"    {name} = {default};",
+             "    case (l)"]
+    lines += [f"      {slot}: {name} = {values[0]};" for slot, values in cases.items()]
+    lines += ["      default: ;", "    endcase", "  end", "endfunction"]
+    return lines
+
+
 def render_structure(spec: BinaryNetSpec) -> dict[str, str]:
     """``sqnn_struct.vh``: which inputs every neuron counts (its weights, as structure of the fixed core).
 
-    Constant functions of (slot l, neuron j), slot 0..2 = hidden layers, 3 = output layer (see
-    :func:`selection`): ``sqnn_na`` the number of selected inputs, ``sqnn_pol`` 1 if they are the +1
-    weights (0: the -1 weights), ``sqnn_idx`` their indices packed ``SQNN_IB`` bits each (index a in
-    bits ``[a*SQNN_IB +: SQNN_IB]``); for hidden neurons ``sqnn_cut`` and ``sqnn_inv`` of
+    Constant functions of the slot ``l`` (0..2 = hidden layers, 3 = output layer) and, where named, the neuron
+    ``j``: ``sqnn_pol(l, j)`` 1 if the neuron counts its +1 weights (0: its -1 weights, see
+    :func:`selection`); the layer's shared adder graph (:mod:`fpga.graph`, read by ``sqnn_graph.v``):
+    ``sqnn_g_nodes(l)``, ``sqnn_g_bus(l)`` (bits of all signals), ``sqnn_g_ops(l)`` (operands of every node),
+    ``sqnn_g_sig(l)`` (``{stage, width, offset}`` of every signal) and ``sqnn_g_root(l)`` (1 + the signal of
+    every row's count, 0 for none); for hidden neurons ``sqnn_cut`` and ``sqnn_inv`` of
     :func:`deterministic_cut` (the thresholds of the deterministic mode, as constants).
     """
     if not isinstance(spec, BinaryNetSpec):
@@ -312,30 +343,46 @@ def render_structure(spec: BinaryNetSpec) -> dict[str, str]:
         cut, inv = deterministic_cut(layer.thresholds, pol, d, layer.k)
         cut_cases[i] = {j: str(int(c)) for j, c in enumerate(cut)}
         inv_cases[i] = {j: str(int(v)) for j, v in enumerate(inv)}
-    ib = unsigned_bits(max(k for _, _, k in stages))
-    max_na = max(1, *(len(ix) for _, indices, _ in sel.values() for ix in indices))
-    idx_w = max_na * ib
-    na_cases, pol_cases, idx_cases = {}, {}, {}
-    for slot, (pol, indices, _) in sel.items():
-        na_cases[slot] = {j: str(len(ix)) for j, ix in enumerate(indices)}
-        pol_cases[slot] = {j: str(int(p)) for j, p in enumerate(pol)}
-        packed = {}
-        for j, ix in enumerate(indices):
-            word = 0
-            for a, v in enumerate(ix.tolist()):
-                word |= v << (a * ib)
-            packed[j] = f"{idx_w}'h{_hex_word(word, idx_w)}"
-        idx_cases[slot] = packed
+    pol_cases = {slot: {j: str(int(p)) for j, p in enumerate(pol)} for slot, (pol, _, _) in sel.items()}
+    graphs = layer_graphs(spec)
+    layout = {}
+    for slot, g in graphs.items():
+        width = g.width
+        offset = np.concatenate([[0], np.cumsum(width)[:-1]])
+        layout[slot] = (width, offset, int(width.sum()))
+    sb = unsigned_bits(1 + max(g.k + g.n_nodes for g in graphs.values()))
+    ob = unsigned_bits(max(bus for _, _, bus in layout.values()))
+    wb = unsigned_bits(1 + max(int(w.max()) for w, _, _ in layout.values()))
+    sgb = ob + wb + 1
+    ops_w = max(1, max(2 * g.n_nodes * sb for g in graphs.values()))
+    sig_w = max(1, max((g.k + g.n_nodes) * sgb for g in graphs.values()))
+    root_w = max(1, max(g.roots.size * sb for g in graphs.values()))
+    nodes_cases, bus_cases, ops_cases, sig_cases, root_cases = {}, {}, {}, {}, {}
+    for slot, g in graphs.items():
+        width, offset, bus = layout[slot]
+        nodes_cases[slot] = {0: str(g.n_nodes)}
+        bus_cases[slot] = {0: str(bus)}
+        ops_cases[slot] = {0: _packed(g.ops.ravel(), sb, ops_w)}
+        sig = (g.stage << (ob + wb)) | (width << ob) | offset
+        sig_cases[slot] = {0: _packed(sig, sgb, sig_w)}
+        root_cases[slot] = {0: _packed(g.roots + 1, sb, root_w)}
     lines = [
-        "// sqnn_struct.vh -- generated by fpga.render_structure; included in sqnn_layer and sqnn_output.",
-        "// Neuron j of slot l (0..2: hidden layers, 3: output layer) counts the sqnn_na(l, j) inputs",
-        "// listed by sqnn_idx(l, j) (SQNN_IB bits each, the first in the low bits): its +1 weights if",
-        "// sqnn_pol(l, j) = 1, else its -1 weights (the rarer sign): the weights, as wiring of the core.",
-        f"localparam SQNN_IB    = {ib};",
-        f"localparam SQNN_IDX_W = {idx_w};",
-        *_case_lines("sqnn_na", na_cases, "integer ", "0"),
+        "// sqnn_struct.vh -- generated by fpga.render_structure; included in sqnn_layer, sqnn_output, sqnn_graph.",
+        "// Slot l: 0..2 hidden layers, 3 output layer.  Neuron j counts its +1 weights if sqnn_pol(l, j) = 1,",
+        "// else its -1 weights (the rarer sign); the counts of all neurons (and T, all inputs) come from the",
+        "// layer's shared adder graph sqnn_g_*(l) (see sqnn_graph.v): the weights, as wiring of the core.",
+        f"localparam SQNN_G_SB     = {sb};",
+        f"localparam SQNN_G_OB     = {ob};",
+        f"localparam SQNN_G_WB     = {wb};",
+        f"localparam SQNN_G_OPS_W  = {ops_w};",
+        f"localparam SQNN_G_SIG_W  = {sig_w};",
+        f"localparam SQNN_G_ROOT_W = {root_w};",
         *_case_lines("sqnn_pol", pol_cases, "integer ", "0"),
-        *_case_lines("sqnn_idx", idx_cases, "[SQNN_IDX_W-1:0] ", "{SQNN_IDX_W{1'b0}}"),
+        *_slot_lines("sqnn_g_nodes", nodes_cases, "integer ", "0"),
+        *_slot_lines("sqnn_g_bus", bus_cases, "integer ", "1"),
+        *_slot_lines("sqnn_g_ops", ops_cases, "[SQNN_G_OPS_W-1:0] ", "0"),
+        *_slot_lines("sqnn_g_sig", sig_cases, "[SQNN_G_SIG_W-1:0] ", "0"),
+        *_slot_lines("sqnn_g_root", root_cases, "[SQNN_G_ROOT_W-1:0] ", "0"),
         "// Deterministic hidden neurons fire on (u >= sqnn_cut(l, j)) xor sqnn_inv(l, j), u = 2 P - T.",
         *_case_lines("sqnn_cut", cut_cases, "integer ", "0"),
         *_case_lines("sqnn_inv", inv_cases, "integer ", "0"),
@@ -570,6 +617,7 @@ __all__ = [
     "deterministic_cut",
     "encode_vectors",
     "int_range",
+    "layer_graphs",
     "model_facts",
     "render_coe",
     "render_hdl",

@@ -31,9 +31,11 @@ def test_estimate_parts_add_up_and_latency_is_the_core_latency():
     assert est["latency_clocks"] == fpga.model_facts(spec)["LATENCY"] == 8
     assert est["lut"] == sum(p["lut"] for p in est["breakdown"].values())
     assert est["ff"] == sum(p["ff"] for p in est["breakdown"].values())
+    assert est["carry"] == sum(p["carry"] for p in est["breakdown"].values())
     assert {"input", "thermometer", "layer0", "layer1", "output"} <= set(est["breakdown"])
     wider = fpga.estimate_cost(spec, feature_bits=24)
-    assert wider["ff"] > est["ff"] and wider["lut"] > est["lut"]
+    # wider features: longer comparator carry chains and input registers, no more LUTs
+    assert wider["ff"] > est["ff"] and wider["carry"] > est["carry"] and wider["lut"] == est["lut"]
 
 
 def test_estimate_rejects_bad_arguments():

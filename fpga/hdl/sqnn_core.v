@@ -19,7 +19,8 @@
 //
 // Pipeline: input register (1) -> thermometer comparators (1) -> N_LAYERS x (counts of the selected inputs
 // (1), threshold compare (1)) -> output layer (2).  LATENCY = 4 + 2 * N_LAYERS, N_LAYERS in 0..3.
-// Which inputs each neuron counts (its weights) is structure in sqnn_params.vh (sqnn_na, sqnn_idx, sqnn_pol).
+// Which inputs each neuron counts (its weights) is structure in sqnn_struct.vh: per layer a shared adder graph
+// (sqnn_graph.v) and the sign each neuron counts (sqnn_pol).
 //
 // Memory files: PARAM_DIR defaults to the macro SQNN_PARAM_DIR if defined, else "." (the simulator's or
 // synthesis tool's working directory).  Override the parameter or pass -DSQNN_PARAM_DIR="\"/path\"".

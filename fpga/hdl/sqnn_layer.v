@@ -2,9 +2,9 @@
 //
 // Neuron j has +-1 weights w_ji over the K input bits t_i (bit 1 means +1) and fires on
 //   dot_j = sum_i w_ji (2 t_i - 1) >= thr_j.
-// Only the inputs of one weight sign are counted: with T = popcount(t) (shared by all neurons) and P_j the
-// count of the inputs listed by sqnn_idx(LAYER, j) (its +1 weights if sqnn_pol(LAYER, j) = 1, else its -1
-// weights, whichever are fewer), dot_j + D_j = q_j with
+// Only the inputs of one weight sign are counted: with T = popcount(t) and P_j the count of neuron j's inputs
+// of weight +1 if sqnn_pol(LAYER, j) = 1, else of weight -1 (whichever are fewer; T and all P_j come from the
+// layer's shared adder graph, sqnn_graph.v), dot_j + D_j = q_j with
 //   q_j = 4 P_j - 2 T  (pol = 1)   or   2 T - 4 P_j  (pol = 0),     D_j = #(+1 weights) - #(-1 weights),
 // so the writer stores thr'_j = thr_j + D_j and the neuron compares q_j - thr'_j = dot_j - thr_j:
 //   deterministic (STOCHASTIC = 0):  out_bits[j] = (q_j - thr'_j >= 0), evaluated as (u_j >= CUT_j) xor INV_j
@@ -17,9 +17,10 @@
 // holds the inverse CDF written by fpga.render_memories, so P(bit = 1 | z) = #{u : noise[u] <= z} / 2^RNG_BITS,
 // the neuron's probability theta(z) quantised to RNG_BITS bits.
 //
-// The selections (sqnn_na, sqnn_idx, sqnn_pol) and cuts are structural constants of sqnn_struct.vh; in
-// stochastic mode the threshold ROM TFILE holds M signed THR_BITS-bit words thr'_j.  Pipeline: the counts P_j and T are registered (1 clock),
-// then q_j and the compare (1 clock).  Latency: 2 clocks.
+// The selections (as the adder graph of sqnn_graph.v, sqnn_pol) and cuts are structural constants of
+// sqnn_struct.vh; in stochastic mode the threshold ROM TFILE holds M signed THR_BITS-bit words thr'_j.
+// Pipeline: the counts P_j and T (first part of the graph registered, 1 clock), then the rest of the graph,
+// q_j and the compare (1 clock).  Latency: 2 clocks.
 `default_nettype none
 module sqnn_layer (clk, rst, in_bits, out_bits);
   parameter LAYER      = 0;    // slot of this layer in sqnn_params.vh (0..2)
@@ -80,11 +81,11 @@ module sqnn_layer (clk, rst, in_bits, out_bits);
     end
   endgenerate
 
-  // Stage A: T (all inputs) and every neuron's selected count, registered.
-  wire [CW-1:0] t_d;
-  reg  [CW-1:0] t_r;
-  sqnn_popcount #(.K(K), .NA(K), .IB(1), .IDENT(1), .CW(CW)) u_all (.bits(in_bits), .count(t_d));
-  always @(posedge clk) t_r <= t_d;
+  // T (all inputs) and every neuron's selected count P_j from the layer's shared adder graph (sqnn_graph.v):
+  // partial sums of the first clock are registered, the rest is added in the second clock.
+  wire [(M+1)*CW-1:0] counts;
+  sqnn_graph #(.SLOT(LAYER), .K(K), .ROWS(M + 1), .CW(CW)) u_graph (.clk(clk), .in_bits(in_bits), .counts(counts));
+  wire [CW-1:0] t_r = counts[CW-1:0];
   /* verilator lint_off UNUSEDSIGNAL */
   wire signed [QW-1:0] t2 = $signed({{(QW - CW - 1){1'b0}}, t_r, 1'b0});   // stochastic mode only
   /* verilator lint_on UNUSEDSIGNAL */
@@ -92,15 +93,8 @@ module sqnn_layer (clk, rst, in_bits, out_bits);
   genvar j;
   generate
     for (j = 0; j < M; j = j + 1) begin : g_neuron
-      localparam NA  = sqnn_na(LAYER, j);
       localparam POL = sqnn_pol(LAYER, j);
-      localparam NAP = (NA > 0) ? NA : 1;
-      localparam [SQNN_IDX_W-1:0] IDX_ALL = sqnn_idx(LAYER, j);
-      wire [CW-1:0] p_d;
-      reg  [CW-1:0] p_r;
-      sqnn_popcount #(.K(K), .NA(NA), .IB(SQNN_IB), .IDX(IDX_ALL[NAP*SQNN_IB-1:0]), .CW(CW)) u_pop (
-        .bits(in_bits), .count(p_d));
-      always @(posedge clk) p_r <= p_d;
+      wire [CW-1:0] p_r = counts[(j+1)*CW +: CW];
 
       if (STOCHASTIC != 0) begin : g_rng
         // Stage B: q = +-(4 P - 2 T), z = q - thr', compare with the noise of this clock.
@@ -124,15 +118,17 @@ module sqnn_layer (clk, rst, in_bits, out_bits);
         wire signed [QW-1:0] cut = $signed({{(QW - NOISE_BITS){noise[NOISE_BITS-1]}}, noise});
         always @(posedge clk) out_bits[j] <= (z >= cut);
       end else begin : g_det
-        // Stage B: u = 2 P - T against the constant cut of sqnn_struct.vh (no threshold ROM, no carry chain
-        // for the compare): dot >= thr  <=>  (u >= CUT) xor INV.
+        // Stage B: u = 2 P - T against the constant cut of sqnn_struct.vh (no threshold ROM):
+        // dot >= thr  <=>  (u >= CUT) xor INV, u >= CUT  <=>  the sign of u - CUT (UW + 1 bits) is 0; the
+        // constant subtraction is a carry chain without LUTs.
         localparam integer CUT_I = sqnn_cut(LAYER, j);
-        localparam [UW-1:0] CUT = CUT_I[UW-1:0];
+        localparam [UW:0] CUT = CUT_I[UW:0];
         localparam INV = sqnn_inv(LAYER, j);
         wire [UW-1:0] u = {1'b0, p_r, 1'b0} - {2'b00, t_r};
-        wire ge;
-        sqnn_ge #(.W(UW)) u_ge (.x(u), .e(CUT), .ge(ge));
-        always @(posedge clk) out_bits[j] <= ge ^ (INV != 0);
+        /* verilator lint_off UNUSEDSIGNAL */  // only the sign is used
+        wire [UW:0] z = {u[UW-1], u} - CUT;
+        /* verilator lint_on UNUSEDSIGNAL */
+        always @(posedge clk) out_bits[j] <= ~z[UW] ^ (INV != 0);
       end
     end
   endgenerate

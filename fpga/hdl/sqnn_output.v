@@ -10,8 +10,8 @@
 //   N_OUT >= 2: index = argmax_o score_o, the first maximum on ties (as numpy.argmax of the logits
 //               scale * score + offset, scale > 0); classes = one-hot of index
 //
-// Bias ROM: N_OUT signed SCORE_BITS-bit words.  Pipeline: counts registered (1 clock), then scores, class
-// bits and index (1 clock).  Latency: 2 clocks.
+// Bias ROM: N_OUT signed SCORE_BITS-bit words.  Pipeline: counts (first part of the adder graph registered,
+// 1 clock), then the rest of the graph, scores, class bits and index (1 clock).  Latency: 2 clocks.
 `default_nettype none
 module sqnn_output (clk, in_bits, scores, classes, index);
   parameter K          = 1;
@@ -49,26 +49,18 @@ module sqnn_output (clk, in_bits, scores, classes, index);
   reg [SCORE_BITS-1:0] b_rom [0:N_OUT-1];
   initial $readmemh(BFILE, b_rom, 0, N_OUT - 1);
 
-  // Stage A: T and the selected counts, registered.
-  wire [CW-1:0] t_d;
-  reg  [CW-1:0] t_r;
-  sqnn_popcount #(.K(K), .NA(K), .IB(1), .IDENT(1), .CW(CW)) u_all (.bits(in_bits), .count(t_d));
-  always @(posedge clk) t_r <= t_d;
+  // T and the selected counts from the shared adder graph of slot 3 (sqnn_graph.v).
+  wire [(N_OUT+1)*CW-1:0] counts;
+  sqnn_graph #(.SLOT(3), .K(K), .ROWS(N_OUT + 1), .CW(CW)) u_graph (.clk(clk), .in_bits(in_bits), .counts(counts));
+  wire [CW-1:0] t_r = counts[CW-1:0];
   wire signed [QW-1:0] t2 = $signed({{(QW - CW - 1){1'b0}}, t_r, 1'b0});
 
   wire [N_OUT*SCORE_BITS-1:0] score_d;
   genvar o;
   generate
     for (o = 0; o < N_OUT; o = o + 1) begin : g_out
-      localparam NA  = sqnn_na(3, o);
       localparam POL = sqnn_pol(3, o);
-      localparam NAP = (NA > 0) ? NA : 1;
-      localparam [SQNN_IDX_W-1:0] IDX_ALL = sqnn_idx(3, o);
-      wire [CW-1:0] p_d;
-      reg  [CW-1:0] p_r;
-      sqnn_popcount #(.K(K), .NA(NA), .IB(SQNN_IB), .IDX(IDX_ALL[NAP*SQNN_IB-1:0]), .CW(CW)) u_pop (
-        .bits(in_bits), .count(p_d));
-      always @(posedge clk) p_r <= p_d;
+      wire [CW-1:0] p_r = counts[(o+1)*CW +: CW];
 
       // Stage B: score = q + bias' (wraps in SCORE_BITS).
       wire signed [QW-1:0] p4 = $signed({{(QW - CW - 2){1'b0}}, p_r, 2'b00});

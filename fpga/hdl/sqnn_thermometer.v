@@ -1,6 +1,7 @@
 // sqnn_thermometer: comparator stage of the thermometer encoder (fixed core, never generated).
 //
-//   therm[j] = (x[feature_of(j)] >= edge[j])      (sqnn_ge: plain logic once the edge ROM is folded in)
+//   therm[j] = (x[feature_of(j)] >= edge[j]) = not sign(x - edge[j])   (x - edge in EDGE_BITS + 1 bits: a carry
+//              chain whose other operand is the constant edge once the ROM is folded in, so no LUT on Xilinx)
 //
 // Features are FEATURE_BITS-bit two's complement integers (feature 0 in the least significant bits).
 // Edge ROM: N_THERM signed EDGE_BITS-bit words (EDGE_BITS = FEATURE_BITS + 1, so an edge above the largest
@@ -37,9 +38,11 @@ module sqnn_thermometer (clk, features, therm);
                                                features[f*FEATURE_BITS +: FEATURE_BITS]};
     end
     for (j = 0; j < N_THERM; j = j + 1) begin : g_cmp
-      wire ge;
-      sqnn_ge #(.W(EDGE_BITS)) u_ge (.x(wide[f_rom[j]*EDGE_BITS +: EDGE_BITS]), .e(e_rom[j]), .ge(ge));
-      always @(posedge clk) therm[j] <= ge;
+      wire [EDGE_BITS-1:0] x = wide[f_rom[j]*EDGE_BITS +: EDGE_BITS];
+      /* verilator lint_off UNUSEDSIGNAL */  // only the sign is used
+      wire [EDGE_BITS:0]   d = {x[EDGE_BITS-1], x} - {e_rom[j][EDGE_BITS-1], e_rom[j]};
+      /* verilator lint_on UNUSEDSIGNAL */
+      always @(posedge clk) therm[j] <= ~d[EDGE_BITS];
     end
   endgenerate
 endmodule
