@@ -131,10 +131,13 @@ def _min_depth(terms: list[int], depth: list[int]) -> int:
 
 
 def _row_tree(terms: list[int], top: int, ops: list, hi: list[int], depth: list[int]) -> int:
-    """Sum ``terms`` by adders (appended to ``ops``, ``hi``, ``depth``) with root depth ``<= top``; returns the
-    root. An adder costs a LUT per bit where both operands have bits, ``min(w_a, w_b)``: the smallest term is
-    added to the largest one that keeps the tree within ``top`` (Kraft sum ``sum_t 2^depth_t <= 2^top``), else
-    the two shallowest are joined (which never raises the smallest reachable depth)."""
+    """Sum ``terms`` by adders (appended to ``ops``, ``hi``, ``depth``) with root depth ``<= top``; returns
+    the root.
+
+    An adder costs a LUT per bit where both operands have bits, ``min(w_a, w_b)``: the smallest term is added
+    to the largest one that keeps the tree within ``top`` (Kraft sum ``sum_t 2^depth_t <= 2^top``), else the
+    two shallowest are joined (which never raises the smallest reachable depth).
+    """
     budget = 1 << top
     kraft = sum(1 << depth[t] for t in terms)
     terms = list(terms)

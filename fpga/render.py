@@ -293,12 +293,26 @@ def _case_lines(name: str, cases: dict[int, dict[int, str]], width: str, default
     return lines
 
 
-def _packed(values, width: int, total: int) -> str:
-    """``values`` packed ``width`` bits each (the first in the low bits) as a ``total``-bit hex literal."""
-    word = 0
-    for a, v in enumerate(values):
-        word |= int(v) << (a * width)
-    return f"{total}'h{_hex_word(word, total)}"
+_CHUNK = 32  # graph table entries per constant-function case (keeps elaboration linear in the graph size)
+
+
+def _fields(fields: list[tuple[int, int]]) -> int:
+    """``(value, width)`` fields packed into one integer, the first in the low bits."""
+    word, shift = 0, 0
+    for value, width in fields:
+        word |= int(value) << shift
+        shift += width
+    return word
+
+
+def _chunks(entries: list[int], width: int) -> dict[int, str]:
+    """Entries of ``width`` bits in chunks of ``_CHUNK`` (entry ``e`` in chunk ``e // _CHUNK``, bits
+    ``[(e % _CHUNK) * width +: width]``), as ``{chunk: Verilog literal}``."""
+    total = _CHUNK * width
+    return {
+        c: f"{total}'h{_hex_word(_fields([(v, width) for v in entries[c * _CHUNK:(c + 1) * _CHUNK]]), total)}"
+        for c in range((len(entries) + _CHUNK - 1) // _CHUNK)
+    }
 
 
 def layer_graphs(spec: BinaryNetSpec) -> dict[int, AdderGraph]:
@@ -312,24 +326,15 @@ def layer_graphs(spec: BinaryNetSpec) -> dict[int, AdderGraph]:
     return graphs
 
 
-def _slot_lines(name: str, cases: dict[int, dict[int, str]], width: str, default: str) -> list[str]:
-    """A Verilog-2001 constant function ``name(l)`` returning ``cases[l][0]`` (else ``default``)."""
-    lines = [f"function {width}{name};", "  input integer l;", "  begin", f"    {name} = {default};",
-             "    case (l)"]
-    lines += [f"      {slot}: {name} = {values[0]};" for slot, values in cases.items()]
-    lines += ["      default: ;", "    endcase", "  end", "endfunction"]
-    return lines
-
-
 def render_structure(spec: BinaryNetSpec) -> dict[str, str]:
     """``sqnn_struct.vh``: which inputs every neuron counts (its weights, as structure of the fixed core).
 
     Constant functions of the slot ``l`` (0..2 = hidden layers, 3 = output layer) and, where named, the neuron
     ``j``: ``sqnn_pol(l, j)`` 1 if the neuron counts its +1 weights (0: its -1 weights, see
     :func:`selection`); the layer's shared adder graph (:mod:`fpga.graph`, read by ``sqnn_graph.v``):
-    ``sqnn_g_nodes(l)``, ``sqnn_g_bus(l)`` (bits of all signals), ``sqnn_g_ops(l)`` (operands of every node),
-    ``sqnn_g_sig(l)`` (``{stage, width, offset}`` of every signal) and ``sqnn_g_root(l)`` (1 + the signal of
-    every row's count, 0 for none); for hidden neurons ``sqnn_cut`` and ``sqnn_inv`` of
+    ``sqnn_g_nodes(l, 0)``, ``sqnn_g_node(l, c)`` and
+    ``sqnn_g_row(l, c)`` (chunk ``c`` of the node and row tables, field layout in ``sqnn_graph.v``); for
+    hidden neurons ``sqnn_cut`` and ``sqnn_inv`` of
     :func:`deterministic_cut` (the thresholds of the deterministic mode, as constants).
     """
     if not isinstance(spec, BinaryNetSpec):
@@ -345,44 +350,37 @@ def render_structure(spec: BinaryNetSpec) -> dict[str, str]:
         inv_cases[i] = {j: str(int(v)) for j, v in enumerate(inv)}
     pol_cases = {slot: {j: str(int(p)) for j, p in enumerate(pol)} for slot, (pol, _, _) in sel.items()}
     graphs = layer_graphs(spec)
-    layout = {}
+    ib = unsigned_bits(max(max(g.k, g.n_nodes) for g in graphs.values()))
+    wb = unsigned_bits(1 + max(int(g.width.max()) for g in graphs.values()))
+    neb, reb = 2 * ib + wb + 4, ib + 3
+    nodes_cases, node_cases, row_cases = {}, {}, {}
+
+    def operand(g: AdderGraph, x: int, reader_stage: int) -> list[tuple[int, int]]:
+        node = x >= g.k
+        return [(x - g.k if node else x, ib), (int(node), 1), (int(reader_stage == 1 and g.stage[x] == 0), 1)]
+
     for slot, g in graphs.items():
         width = g.width
-        offset = np.concatenate([[0], np.cumsum(width)[:-1]])
-        layout[slot] = (width, offset, int(width.sum()))
-    sb = unsigned_bits(1 + max(g.k + g.n_nodes for g in graphs.values()))
-    ob = unsigned_bits(max(bus for _, _, bus in layout.values()))
-    wb = unsigned_bits(1 + max(int(w.max()) for w, _, _ in layout.values()))
-    sgb = ob + wb + 1
-    ops_w = max(1, max(2 * g.n_nodes * sb for g in graphs.values()))
-    sig_w = max(1, max((g.k + g.n_nodes) * sgb for g in graphs.values()))
-    root_w = max(1, max(g.roots.size * sb for g in graphs.values()))
-    nodes_cases, bus_cases, ops_cases, sig_cases, root_cases = {}, {}, {}, {}, {}
-    for slot, g in graphs.items():
-        width, offset, bus = layout[slot]
         nodes_cases[slot] = {0: str(g.n_nodes)}
-        bus_cases[slot] = {0: str(bus)}
-        ops_cases[slot] = {0: _packed(g.ops.ravel(), sb, ops_w)}
-        sig = (g.stage << (ob + wb)) | (width << ob) | offset
-        sig_cases[slot] = {0: _packed(sig, sgb, sig_w)}
-        root_cases[slot] = {0: _packed(g.roots + 1, sb, root_w)}
+        entries = []
+        for n, (a, b) in enumerate(g.ops.tolist()):
+            st = int(g.stage[g.k + n])
+            entries.append(_fields([(width[g.k + n], wb), *operand(g, a, st), *operand(g, b, st)]))
+        node_cases[slot] = _chunks(entries, neb)
+        rows = [0 if r < 0 else _fields([*operand(g, r, 1), (1, 1)]) for r in g.roots.tolist()]
+        row_cases[slot] = _chunks(rows, reb)
     lines = [
-        "// sqnn_struct.vh -- generated by fpga.render_structure; included in sqnn_layer, sqnn_output, sqnn_graph.",
-        "// Slot l: 0..2 hidden layers, 3 output layer.  Neuron j counts its +1 weights if sqnn_pol(l, j) = 1,",
-        "// else its -1 weights (the rarer sign); the counts of all neurons (and T, all inputs) come from the",
-        "// layer's shared adder graph sqnn_g_*(l) (see sqnn_graph.v): the weights, as wiring of the core.",
-        f"localparam SQNN_G_SB     = {sb};",
-        f"localparam SQNN_G_OB     = {ob};",
-        f"localparam SQNN_G_WB     = {wb};",
-        f"localparam SQNN_G_OPS_W  = {ops_w};",
-        f"localparam SQNN_G_SIG_W  = {sig_w};",
-        f"localparam SQNN_G_ROOT_W = {root_w};",
+        "// sqnn_struct.vh -- generated by fpga.render_structure; included in sqnn_layer, sqnn_output and",
+        "// sqnn_graph.  Slot l: 0..2 hidden layers, 3 output layer.  Neuron j counts its +1 weights if",
+        "// sqnn_pol(l, j) = 1, else its -1 weights (the rarer sign); the counts of all neurons (and T, all",
+        "// inputs) come from the shared adder graph sqnn_g_*(l) of the layer (sqnn_graph.v).",
+        f"localparam SQNN_G_IB = {ib};",
+        f"localparam SQNN_G_WB = {wb};",
+        f"localparam SQNN_G_CH = {_CHUNK};",
         *_case_lines("sqnn_pol", pol_cases, "integer ", "0"),
-        *_slot_lines("sqnn_g_nodes", nodes_cases, "integer ", "0"),
-        *_slot_lines("sqnn_g_bus", bus_cases, "integer ", "1"),
-        *_slot_lines("sqnn_g_ops", ops_cases, "[SQNN_G_OPS_W-1:0] ", "0"),
-        *_slot_lines("sqnn_g_sig", sig_cases, "[SQNN_G_SIG_W-1:0] ", "0"),
-        *_slot_lines("sqnn_g_root", root_cases, "[SQNN_G_ROOT_W-1:0] ", "0"),
+        *_case_lines("sqnn_g_nodes", nodes_cases, "integer ", "0"),
+        *_case_lines("sqnn_g_node", node_cases, f"[{_CHUNK * neb - 1}:0] ", "0"),
+        *_case_lines("sqnn_g_row", row_cases, f"[{_CHUNK * reb - 1}:0] ", "0"),
         "// Deterministic hidden neurons fire on (u >= sqnn_cut(l, j)) xor sqnn_inv(l, j), u = 2 P - T.",
         *_case_lines("sqnn_cut", cut_cases, "integer ", "0"),
         *_case_lines("sqnn_inv", inv_cases, "integer ", "0"),
