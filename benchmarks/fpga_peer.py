@@ -28,11 +28,9 @@ from sqnn_kernels.reference import unpack_bits
 from sqnn_kernels.spec import BinaryNetSpec
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "data"
-# the nets of issue 18: (hidden widths, thermometer bins per feature); "small" and "demo" are trained on the
-# default data, "five" on the synthetic 5-class set of the multiclass tests (8,000 rows, 5 outputs)
-NETS = {"small": ((32,), 8), "demo": ((64, 64), 16), "five": ((64, 64), 16)}
+# the two nets of issue 18: (hidden widths, thermometer bins per feature)
+NETS = {"small": ((32,), 8), "demo": ((64, 64), 16)}
 TRAIN_ROWS = 40_000
-FIVE_ROWS = 8_000
 
 
 def fixture_path(name: str) -> Path:
@@ -45,15 +43,9 @@ def train_fixture(name: str) -> BinaryNetSpec:
     from training.datasets import load_showers
 
     hidden, bins = NETS[name]
-    if name == "five":
-        from tests.spec_factory import five_class_data
-
-        x, y, s = five_class_data(FIVE_ROWS)
-        clf = SQNNClassifier(hidden=hidden, n_bins=bins, epochs=30, random_state=0).fit(x, y, s)
-    else:
-        x, y, s, _ = load_showers()
-        clf = SQNNClassifier(hidden=hidden, n_bins=bins, epochs=3, random_state=0)
-        clf.fit(x[:TRAIN_ROWS], y[:TRAIN_ROWS], s[:TRAIN_ROWS])
+    x, y, s, _ = load_showers()
+    clf = SQNNClassifier(hidden=hidden, n_bins=bins, epochs=3, random_state=0)
+    clf.fit(x[:TRAIN_ROWS], y[:TRAIN_ROWS], s[:TRAIN_ROWS])
     spec = clf.to_spec()
     spec.to_npz(fixture_path(name))
     return spec

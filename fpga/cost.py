@@ -25,7 +25,7 @@ from .graph import AdderGraph
 from .render import layer_graphs, model_facts, unsigned_bits
 
 # LUT6 per adder bit with two live operands, and per bit of u = 2P - T (fitted to yosys synth_xilinx)
-_LUT_PER_ADDER_BIT = 1.13
+_LUT_PER_ADDER_BIT = 1.06
 _LUT_PER_U_BIT = 1.0
 
 
