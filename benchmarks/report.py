@@ -4,14 +4,16 @@ Usage::
 
     python -m benchmarks.report [--threads 1 2] [--suite benchmarks/test_kernels.py] [--out bench_out]
                                 [-k EXPR] [--quick] [--stat median|min] [--peer-python PYTHON]
-                                [--cpu-name haswell] [--no-coldstart]
+                                [--hepinfo-python PYTHON] [--cpu-name haswell] [--no-coldstart]
 
 Each run is a separate pytest process with ``NUMBA_NUM_THREADS=OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=t``, so
 the kernel and its baseline get the same thread count. Ratios compare timings measured in the same run:
 ``speedup = throughput / baseline throughput`` (events/s when both rows record ``events``, else 1 / time).
 ``--peer-python`` runs the ``peer`` benchmarks (Larq Compute Engine beside sqnn) with another interpreter,
-e.g. a venv with the ``peers`` extra (see :mod:`benchmarks.peers`). ``--quick`` shrinks the shapes
-(``SQNN_BENCH_QUICK=1``) and the rounds for smoke tests.
+e.g. a venv with the ``peers`` extra (see :mod:`benchmarks.peers`). ``--hepinfo-python`` names an
+interpreter with hepinfo and TensorFlow for the training peer (``fit vs hepinfo``,
+:mod:`benchmarks.hepinfo_peer`). ``--quick`` shrinks the shapes (``SQNN_BENCH_QUICK=1``) and the rounds for
+smoke tests.
 
 Every rate is printed beside the ISA of the code that produced it (the host's, or ``--cpu-name``'s, e.g.
 ``haswell`` for AVX2 code on an AVX-512 host). Then the cold start and memory table of
@@ -38,7 +40,9 @@ from benchmarks.machine import numba_isa
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 EXTRA_FIELDS = ("width", "batch", "peak_rss_mb", "inference_extra_mb", "input_mb", "output_mb",
-                "peak_rss_long_mb", "epoch_s_median")
+                "peak_rss_long_mb", "epoch_s_median", "epoch_cpu_s_median", "hepinfo_epoch_s_median",
+                "hepinfo_epoch_cpu_s_median", "hepinfo_peak_rss_mb", "epoch_wall_vs_hepinfo",
+                "epoch_cpu_vs_hepinfo", "first_prediction_s", "hepinfo_first_prediction_s")
 
 
 def run_suite(suite: str, threads: int, extra_args: list[str] | None = None, *, quick: bool = False,
@@ -264,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stat", choices=("median", "min"), default="median",
                         help="timing statistic for ratios and rates (min is robust on a busy machine)")
     parser.add_argument("--peer-python", help="interpreter with the `peers` extra: runs the peer benchmarks")
+    parser.add_argument("--hepinfo-python", help="interpreter with hepinfo and TensorFlow: runs the training "
+                        "peer benchmark (benchmarks.hepinfo_peer) as SQNN_HEPINFO_PYTHON")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--cpu-name", help="NUMBA_CPU_NAME for the suites, e.g. haswell (AVX2 code)")
     parser.add_argument("--no-coldstart", action="store_true",
@@ -272,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks import coldstart
     from benchmarks.machine import cpu_info
+
+    if args.hepinfo_python:
+        os.environ["SQNN_HEPINFO_PYTHON"] = args.hepinfo_python
 
     suites = args.suite or [str(p.relative_to(ROOT)) for p in sorted(HERE.glob("test_*.py"))]
     rows, skipped = [], set()

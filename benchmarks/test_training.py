@@ -8,6 +8,13 @@ Groups (``extra_info``: ``events`` = rows per call, ``baseline`` marks what each
   (:func:`benchmarks.baselines.autograd_activation`, :func:`benchmarks.baselines.autograd_code_means`), i.e.
   the trainer before the fusion. Same model, same data, same random state.
 * ``predict 50k x 18, (64, 64)``: ``predict_proba`` of the fitted model on the same rows.
+* ``fit vs hepinfo``: one epoch of the default ``SQNNClassifier`` beside the authors' TensorFlow reference
+  (hepinfo's ``BinaryMI``, same 64-64 net, same rows) at the same batch size (2048, sqnn's default, and 200,
+  hepinfo's) and the run's thread count, by :mod:`benchmarks.hepinfo_peer` (fresh processes, alternating).
+  The timed call is that whole measurement; its numbers are in ``extra_info``: per-epoch wall and CPU seconds
+  of both (first epoch dropped), their ratio, peak RSS and the new-process time to a first prediction. Runs
+  when ``SQNN_HEPINFO_PYTHON`` (``sqnn bench --hepinfo-python``) names an interpreter with hepinfo and
+  TensorFlow; skips otherwise, naming the setup.
 
 Every row records ``peak_rss_mb``: the peak RSS of a fresh process that runs only that workload (``ru_maxrss``
 of the child: interpreter, numba, scikit-learn and the data included), and the fit rows also the peak after
@@ -170,6 +177,30 @@ def test_predict(benchmark):
     model.predict_proba(x[:100])
     benchmark.extra_info.update(events=N_ROWS, baseline=True, peak_rss_mb=round(peak_rss("predict", 1), 1))
     benchmark.pedantic(model.predict_proba, (x,), rounds=5, iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("batch", [2048, 200])
+@pytest.mark.benchmark(group="fit vs hepinfo")
+def test_fit_hepinfo(benchmark, batch):
+    from benchmarks import hepinfo_peer
+
+    python = os.environ.get("SQNN_HEPINFO_PYTHON")
+    if not hepinfo_peer.hepinfo_available(python):
+        pytest.skip(hepinfo_peer.SETUP_HINT)
+    threads = int(os.environ.get("NUMBA_NUM_THREADS", "1"))
+    rows = benchmark.pedantic(hepinfo_peer.measure, (python,), rounds=1, iterations=1,
+                              kwargs={"threads": (threads,), "batches": (batch,), "epochs": 3 if QUICK else 4,
+                                      "n_rows": N_ROWS, "log": lambda message: None})
+    sqnn, hepinfo = rows
+    assert (sqnn["learner"], hepinfo["learner"]) == ("sqnn", "hepinfo")
+    benchmark.extra_info.update(
+        batch=batch, epoch_s_median=sqnn["epoch_wall_s"], epoch_cpu_s_median=sqnn["epoch_cpu_s"],
+        peak_rss_mb=sqnn["peak_rss_mb"], first_prediction_s=sqnn["first_prediction_s"],
+        hepinfo_epoch_s_median=hepinfo["epoch_wall_s"], hepinfo_epoch_cpu_s_median=hepinfo["epoch_cpu_s"],
+        hepinfo_peak_rss_mb=hepinfo["peak_rss_mb"], hepinfo_first_prediction_s=hepinfo["first_prediction_s"],
+        epoch_wall_vs_hepinfo=sqnn["ratio"],
+        epoch_cpu_vs_hepinfo=sqnn["epoch_cpu_s"] / hepinfo["epoch_cpu_s"],
+        hepinfo_versions=hepinfo["versions"])
 
 
 @contextmanager
