@@ -77,6 +77,8 @@ model = SQNNClassifier(hidden=tuple(d["hidden"]), gamma=float(d["gamma"]), epoch
 classifier.time = time
 wall = [b[0] - a[0] for a, b in zip(marks[::2], marks[1::2])]
 cpu = [b[1] - a[1] for a, b in zip(marks[::2], marks[1::2])]
+if len(marks) != 2 * epochs or not np.allclose(wall, model.history_["seconds"]):
+    raise SystemExit("the trainer's epoch clock changed: update benchmarks/hepinfo_peer.py")
 model.save(out)
 print(json.dumps({"wall": wall, "cpu": cpu,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -124,6 +126,8 @@ model.input_shape = (x.shape[1],)
 model._build_model()
 model.model.fit(x=x, y={f"t_{len(hidden)}": y, f"t_{model.index_qact}": s}, batch_size=batch, epochs=epochs,
                 verbose=0, shuffle=True, validation_split=0.0, callbacks=[Clock()])
+if len(marks) != 2 * epochs:
+    raise SystemExit(f"{len(marks)} epoch marks for {epochs} epochs")
 wall = [b[0] - a[0] for a, b in zip(marks[::2], marks[1::2])]
 cpu = [b[1] - a[1] for a, b in zip(marks[::2], marks[1::2])]
 model.model.save(out)
