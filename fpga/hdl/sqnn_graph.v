@@ -49,14 +49,12 @@ module sqnn_graph (clk, in_bits, counts);
     for (c = 0; c < NC; c = c + 1) begin : g_chunk
       localparam [SQNN_G_CH*NEB-1:0] CHUNK = sqnn_g_node(SLOT, c);
       for (i = 0; i < SQNN_G_CH && c * SQNN_G_CH + i < NN; i = i + 1) begin : g_node
-        localparam [NEB-1:0] E = CHUNK[i*NEB +: NEB];
-        localparam integer W  = E[0 +: WB];
-        localparam integer A  = E[WB +: IB];
-        localparam         AN = E[WB + IB];
-        localparam         AR = E[WB + IB + 1];
-        localparam integer B  = E[WB + IB + 2 +: IB];
-        localparam         BN = E[WB + 2*IB + 2];
-        localparam         BR = E[WB + 2*IB + 3];
+        // fields of entry i (one localparam each: yosys elaborates a localparam in a generate loop slowly)
+        localparam integer W  = CHUNK[i*NEB +: WB];
+        localparam integer A  = CHUNK[i*NEB + WB +: IB];
+        localparam [1:0]   AK = CHUNK[i*NEB + WB + IB +: 2];          // {registered, node}
+        localparam integer B  = CHUNK[i*NEB + WB + IB + 2 +: IB];
+        localparam [1:0]   BK = CHUNK[i*NEB + WB + 2*IB + 2 +: 2];
         wire [W-1:0] a;
         wire [W-1:0] b;
         wire [W-1:0] s = a + b;
@@ -64,20 +62,20 @@ module sqnn_graph (clk, in_bits, counts);
         reg  [W-1:0] s_r;
         /* verilator lint_on UNUSEDSIGNAL */
         always @(posedge clk) s_r <= s;
-        if (AN && AR) begin : g_anr
+        if (AK == 2'b11) begin : g_anr
           assign a = g_chunk[A / SQNN_G_CH].g_node[A % SQNN_G_CH].s_r;
-        end else if (AN) begin : g_an
+        end else if (AK == 2'b01) begin : g_an
           assign a = g_chunk[A / SQNN_G_CH].g_node[A % SQNN_G_CH].s;
-        end else if (AR) begin : g_air
+        end else if (AK == 2'b10) begin : g_air
           assign a = in_r[A];
         end else begin : g_ai
           assign a = in_bits[A];
         end
-        if (BN && BR) begin : g_bnr
+        if (BK == 2'b11) begin : g_bnr
           assign b = g_chunk[B / SQNN_G_CH].g_node[B % SQNN_G_CH].s_r;
-        end else if (BN) begin : g_bn
+        end else if (BK == 2'b01) begin : g_bn
           assign b = g_chunk[B / SQNN_G_CH].g_node[B % SQNN_G_CH].s;
-        end else if (BR) begin : g_bir
+        end else if (BK == 2'b10) begin : g_bir
           assign b = in_r[B];
         end else begin : g_bi
           assign b = in_bits[B];
