@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqnn_kernels.fileio import atomic_path
-from sqnn_kernels.validation import check_int
+from sqnn_kernels.validation import check_int, check_real
 
 from . import tools
 from .project import NETLIST, REPORT, read_manifest
@@ -281,8 +281,10 @@ def estimate_resources(
     return out
 
 
-def _check_options(target, part, freq_mhz, seed, flat, jobs) -> str | None:
+def _check_options(target, part, freq_mhz, seed, flat, jobs, timeout) -> str | None:
     """Validate the options of :func:`synthesize_sources`; returns the ECP5 part (None for other targets)."""
+    if check_real(timeout, "timeout") <= 0:
+        raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
     if target not in TARGETS:
         raise ValueError(f"target must be one of {sorted(TARGETS)}, got {target!r}")
     if not isinstance(flat, bool):
@@ -326,7 +328,7 @@ def synthesize_sources(
     used for the ECP5 event timing. Returns the dict of :func:`estimate_resources` with the yosys ``log``
     instead of ``report``.
     """
-    part = _check_options(target, part, freq_mhz, seed, flat, jobs)
+    part = _check_options(target, part, freq_mhz, seed, flat, jobs, timeout)
     t0, cpu0 = time.perf_counter(), _children_cpu()
     with _scratch([Path(f) for f in files]) as work:
         parts = None if flat or target not in PART_SCRIPTS else _split(work, list(sources), top, timeout)

@@ -57,6 +57,8 @@ def test_estimate_rejects_bad_options(tmp_path):
         fpga.estimate_resources(out, jobs=0)
     with pytest.raises(ValueError, match="target"):
         fpga.estimate_resources(out, target="stratix")
+    with pytest.raises(ValueError, match="timeout"):
+        fpga.estimate_resources(out, timeout=0)
 
 
 def test_cli_targets_are_the_library_targets():
@@ -74,13 +76,15 @@ def test_cli_targets_are_the_library_targets():
         (["--part", "LFE5U-85F"], "part is only used with target='ecp5'"),
         (["--clock-mhz", "50"], "--clock-mhz needs --target ecp5"),
         (["--target", "ecp5", "--clock-mhz", "-5"], "freq_mhz"),
+        (["--timeout", "-1"], "timeout must be > 0"),
+        (["--report", "{model}"], "report"),
     ],
 )
 def test_cli_estimate_errors_are_one_line(tmp_path, capsys, argv, match):
     spec, _ = _project(tmp_path, 3, [4])
     model = tmp_path / "m.npz"
     spec.to_npz(model)
-    assert main(["estimate", str(model), *argv]) == 2
+    assert main(["estimate", str(model), *[a.replace("{model}", str(model)) for a in argv]]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("sqnn estimate: error:") and match in err[0], err
 

@@ -345,9 +345,13 @@ def _estimate(args) -> None:
 
     if args.clock_mhz is not None and args.target != "ecp5":
         raise CLIError(f"--clock-mhz needs --target ecp5 (place-and-route), got --target {args.target}")
+    from sqnn_kernels.fileio import check_not_input
+
     source = Path(args.project)
+    if args.report is not None:
+        check_not_input(args.report, source, what="report")
     with tempfile.TemporaryDirectory(prefix="sqnn-estimate-") as tmp:
-        if source.is_file():  # a model: its FPGA project in a scratch folder, the report beside nothing
+        if source.is_file():  # a model: its project (and, without --report, the log) in a scratch folder
             from fpga import write_project
 
             project = write_project(_load_spec(source), Path(tmp) / "project", coe=False, mif=False,
