@@ -157,6 +157,23 @@ def format_table(rows: list[dict], stat: str = "median") -> str:
     return "\n".join(lines)
 
 
+def format_hepinfo(rows: list[dict]) -> str:
+    """One line per ``fit vs hepinfo`` row (:mod:`benchmarks.hepinfo_peer`): sqnn beside hepinfo."""
+    lines = []
+    for r in rows:
+        if not r.get("hepinfo_epoch_s_median"):
+            continue
+        lines.append(
+            f"fit vs hepinfo, batch {r['batch']}, {r['threads']} thread(s): s/epoch wall "
+            f"{r['epoch_s_median']:.3f} (hepinfo {r['hepinfo_epoch_s_median']:.3f}, "
+            f"x{r['epoch_wall_vs_hepinfo']:.2f}), CPU {r['epoch_cpu_s_median']:.3f} "
+            f"(hepinfo {r['hepinfo_epoch_cpu_s_median']:.3f}, x{r['epoch_cpu_vs_hepinfo']:.2f}), "
+            f"peak RSS MB {r['peak_rss_mb']:.0f} (hepinfo {r['hepinfo_peak_rss_mb']:.0f}), "
+            f"new process to first prediction s {r['first_prediction_s']:.2f} "
+            f"(hepinfo {r['hepinfo_first_prediction_s']:.2f})")
+    return "\n".join(lines)
+
+
 # -- plots ------------------------------------------------------------------------------------------------
 def _impl(name: str) -> str:
     """Implementation label of a benchmark name: drop the parametrisation and the suite prefix."""
@@ -311,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"threads = NUMBA_NUM_THREADS = OPENBLAS_NUM_THREADS = OMP_NUM_THREADS per run: {args.threads}")
     print(f"ratio = throughput / group baseline throughput ({args.stat} times, same run)")
     print(format_table(rows, args.stat))
+    hepinfo = format_hepinfo(rows)
+    if hepinfo:
+        print(hepinfo)
     for reason in sorted(skipped):
         print(f"skipped: {reason}")
     cold = []

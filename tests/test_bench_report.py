@@ -96,3 +96,27 @@ def test_coldstart_child_peak_rss_and_table():
     table = coldstart.format_table(rows)
     assert "first score, cold cache" in table and "400" in table and "AVX2 (haswell code)" in table
     assert "score 1,000 events 9.00 s" in table and "512" in table
+
+
+def test_hepinfo_peer_lines_and_availability(tmp_path):
+    import sys
+
+    from benchmarks import hepinfo_peer
+
+    sqnn = {"group": "fit vs hepinfo", "batch": 200, "threads": 2, "epoch_s_median": 0.8,
+            "hepinfo_epoch_s_median": 1.6, "epoch_wall_vs_hepinfo": 0.5, "epoch_cpu_s_median": 0.5,
+            "hepinfo_epoch_cpu_s_median": 1.0, "epoch_cpu_vs_hepinfo": 0.5, "peak_rss_mb": 282.0,
+            "hepinfo_peak_rss_mb": 716.0, "first_prediction_s": 2.5, "hepinfo_first_prediction_s": 7.5}
+    text = report.format_hepinfo([sqnn, {"group": "fit 50k", "batch": None}])
+    assert text.splitlines() == [
+        "fit vs hepinfo, batch 200, 2 thread(s): s/epoch wall 0.800 (hepinfo 1.600, x0.50), CPU 0.500 "
+        "(hepinfo 1.000, x0.50), peak RSS MB 282 (hepinfo 716), new process to first prediction s 2.50 "
+        "(hepinfo 7.50)"]
+    assert report.format_hepinfo([{"group": "fit 50k"}]) == ""
+    assert not hepinfo_peer.hepinfo_available(None)
+    assert not hepinfo_peer.hepinfo_available(str(tmp_path / "no-python"))
+    assert not hepinfo_peer.hepinfo_available(sys.executable)  # sqnn's env never holds hepinfo
+    rows = [{"learner": "sqnn", "batch": 200, "threads": 1, "epoch_wall_s": 0.5, "epoch_cpu_s": 0.4,
+             "ratio": 0.5, "peak_rss_mb": 280.0, "first_prediction_s": 2.0}]
+    last = hepinfo_peer.format_table(rows).splitlines()[-1]
+    assert last == "| sqnn | 200 | 1 | 0.500 | 0.400 | 0.50 | 280 | 2.00 |"
