@@ -81,14 +81,20 @@ def _activation_forward(dot, b, inv_k, slope, theta):
                 theta[r, j] = 1.0 / (1.0 + np.exp(theta[r, j]))  # exp in θ's precision (expf for float32)
 
 
+@jit(inline="always")
+def _sigmoid_grad(theta, g, slope):
+    """∂L/∂a = ∂L/∂θ · slope · θ (1 − θ) for θ = sigmoid(slope · a), in float64."""
+    t = np.float64(theta)
+    return np.float64(g) * slope * t * (1.0 - t)
+
+
 @dual
 def _activation_backward(theta, g, slope, ga):
     n, m = theta.shape
     for blk in prange((n + _BLOCK - 1) // _BLOCK):
         for r in range(blk * _BLOCK, min(n, blk * _BLOCK + _BLOCK)):
             for j in range(m):
-                t = np.float64(theta[r, j])
-                ga[r, j] = np.float64(g[r, j]) * slope * t * (1.0 - t)
+                ga[r, j] = _sigmoid_grad(theta[r, j], g[r, j], slope)
 
 
 @dual
@@ -97,8 +103,7 @@ def _layer_backward(theta, g, slope, inv_k, ga, gdot):
     for blk in prange((n + _BLOCK - 1) // _BLOCK):
         for r in range(blk * _BLOCK, min(n, blk * _BLOCK + _BLOCK)):
             for j in range(m):
-                t = np.float64(theta[r, j])
-                ga[r, j] = np.float64(g[r, j]) * slope * t * (1.0 - t)
+                ga[r, j] = _sigmoid_grad(theta[r, j], g[r, j], slope)
                 gdot[r, j] = ga[r, j] * inv_k  # rounded to gdot's precision on store
 
 
