@@ -14,6 +14,15 @@ numbers data files from the index it last read, so two processes compiling kerne
 (dask workers, batch jobs, a test run beside a benchmark) could leave one kernel's machine code under the
 other's entry, and a later process would run the wrong kernel; here a file is used only by its own key.
 
+Machine code from different processes shares one process once loaded, and numba names its symbols by the
+function's qualified name, argument types and a per-process counter (``FunctionIdentity``'s unique id, 1,
+2, ... in compile order). Two processes compiling two kernels of one factory in the same order gave both the
+same symbol names; a helper linked into a kernel (the engine's ``block``) is a weak symbol, so a process that
+loaded both kernels ran the first one's helper for the second kernel: wrong scores, silently (and likewise
+between a loaded kernel and one compiled later in the process). Importing this module therefore starts the
+counter at a random 62-bit value, drawn anew in every process and after every ``fork``, so symbols of code
+compiled in different processes never meet (:func:`_distinct_symbol_ids`).
+
 A cache that cannot be read or written (a corrupt index or data file, a full disk, a read-only folder) does
 not stop the kernel: it is compiled in memory instead, with one :class:`KernelCacheWarning` per process
 naming the folder and the error.
@@ -24,18 +33,22 @@ refreshes its compiler registries (which import scipy.linalg and the whole numba
 implementations), about 0.5-1 s in a new process. Machine code read from the cache needs none of that: only
 numba's runtime (NRT) symbols it links against. A kernel's first call with new argument types therefore
 looks for its cache entry first, with only the runtime set up, and takes numba's full path (entry points,
-registries, compile) only on a miss. Numba's state is left as it was: the entry points and registries still
-load, once, when anything is compiled.
+registries, compile) only on a miss. Numba's state is otherwise left as it was: the entry points and
+registries still load, once, when anything is compiled.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
+import secrets
 import threading
 import types
 import warnings
 from pathlib import Path
 
+from numba.core.bytecode import FunctionIdentity
 from numba.core.caching import FunctionCache, IndexDataCacheFile
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import Dispatcher, OmittedArg
@@ -60,6 +73,20 @@ def _package_stamp() -> str:
 
 
 _PACKAGE_STAMP = _package_stamp()
+
+
+def _distinct_symbol_ids() -> None:
+    """Start numba's function ids (the ``v<id>`` tag of every compiled symbol) at a random 62-bit value.
+
+    Code compiled in another process and loaded from the cache then never shares a symbol name with code
+    compiled here or loaded from a third process (a collision needs two draws within the number of compiles
+    of each other: probability ~ compiles / 2^61). Called at import and in every forked child.
+    """
+    FunctionIdentity._unique_ids = itertools.count(secrets.randbits(62) + 1)
+
+
+_distinct_symbol_ids()
+os.register_at_fork(after_in_child=_distinct_symbol_ids)
 
 
 def _token(value) -> bytes:

@@ -207,3 +207,70 @@ def test_arguments_numba_cannot_type_get_numbas_own_error(cache_dir):
     with pytest.raises(numba.core.errors.TypingError, match="argument 0"):
         kernel(object())  # the quick cache lookup cannot type it: numba's own path reports it
     assert kernel(np.float64(1.5)) == 2.5
+
+
+# Two kernels of one factory, each calling its own helper (too large for LLVM to inline, so the kernel calls
+# it through a symbol). Prints each kernel's value on ``a`` and how many kernels came from the disk cache.
+FACTORY = """
+import json, sys
+import numpy as np
+from sqnn_kernels._jit import jit
+
+def kernel(c):
+    @jit
+    def helper(a):
+        s = 0
+        for i in range(a.shape[0]):
+            for j in range(a.shape[1]):
+                s += a[i, j] * c + i * j
+        t = 0
+        for i in range(a.shape[0]):
+            t = t * 3 + s + a[i, 0]
+        return t
+
+    @jit
+    def outer(a):
+        return helper(a) + helper(a[1:])
+    return outer
+
+a = np.arange(12).reshape(3, 4)
+kernels = [kernel(int(c)) for c in sys.argv[1:]]
+print(json.dumps({"values": [int(k(a)) for k in kernels],
+                  "hits": sum(sum(k.stats.cache_hits.values()) for k in kernels)}))
+"""
+
+
+def test_kernels_compiled_by_different_processes_each_keep_their_own_helper(tmp_path):
+    """Regression: numba names a compiled function's symbol by its qualified name, argument types and a
+    per-process counter, so two processes compiling two kernels of one factory in the same order gave them
+    the same symbols. A process that loaded both from the cache linked the second kernel to the first one's
+    helper (a weak symbol) and returned the first kernel's values (the fused engine: wrong scores)."""
+    script = tmp_path / "factory.py"
+    script.write_text(FACTORY)
+    cache = tmp_path / "cache"
+    one, two = (json.loads(_python([str(script), c], cache)) for c in ("1", "2"))  # each compiles its own
+    assert one["hits"] == two["hits"] == 0 and one["values"] != two["values"]
+    both = json.loads(_python([str(script), "1", "2"], cache))
+    assert both == {"values": one["values"] + two["values"], "hits": 2}
+    reverse = json.loads(_python([str(script), "2", "1"], cache))
+    assert reverse == {"values": two["values"] + one["values"], "hits": 2}
+
+
+FORKED_IDS = """
+import os
+import sqnn_kernels
+from numba.core.bytecode import FunctionIdentity
+read, write = os.pipe()
+if os.fork() == 0:
+    os.write(write, str(next(FunctionIdentity._unique_ids)).encode())
+    os._exit(0)
+os.wait()
+print(next(FunctionIdentity._unique_ids), os.read(read, 64).decode())
+"""
+
+
+def test_symbol_ids_differ_between_processes_and_after_fork(tmp_path):
+    """Code compiled in two processes (two runs, a forked worker and its parent) never shares symbol ids."""
+    runs = [_python(["-c", FORKED_IDS], tmp_path).split() for _ in range(2)]
+    ids = [int(i) for run in runs for i in run]
+    assert len(set(ids)) == 4 and min(ids) > 1000
