@@ -18,10 +18,9 @@ Machine code from different processes shares one process once loaded, and numba 
 function's qualified name, argument types and a per-process counter (``FunctionIdentity``'s unique id, 1,
 2, ... in compile order). Two processes compiling two kernels of one factory in the same order gave both the
 same symbol names; a helper linked into a kernel (the engine's ``block``) is a weak symbol, so a process that
-loaded both kernels ran the first one's helper for the second kernel: wrong scores, silently (and likewise
-between a loaded kernel and one compiled later in the process). Importing this module therefore starts the
-counter at a random 62-bit value, drawn anew in every process and after every ``fork``, so symbols of code
-compiled in different processes never meet (:func:`_distinct_symbol_ids`).
+loaded both kernels ran the first one's helper for the second kernel: wrong scores, silently. Importing this
+module therefore starts the counter at a random 62-bit value, drawn anew in every process and after every
+``fork``, so symbols of code compiled in different processes never meet (:func:`_distinct_symbol_ids`).
 
 A cache that cannot be read or written (a corrupt index or data file, a full disk, a read-only folder) does
 not stop the kernel: it is compiled in memory instead, with one :class:`KernelCacheWarning` per process
