@@ -39,8 +39,7 @@ from .stochastic import StochasticConfig, layer_seeds, noise_table, threshold_cl
 
 MAX_LAYERS = 3
 HDL_SOURCES = (
-    "sqnn_core.v", "sqnn_thermometer.v", "sqnn_layer.v", "sqnn_output.v", "sqnn_graph.v",
-    "sqnn_graph_chunk.v",
+    "sqnn_core.v", "sqnn_thermometer.v", "sqnn_layer.v", "sqnn_output.v", "sqnn_graph.v"
 )
 TESTBENCH = "sqnn_tb.v"
 MANIFEST = "manifest.json"
@@ -294,7 +293,7 @@ def _case_lines(name: str, cases: dict[int, dict[int, str]], width: str, default
     return lines
 
 
-_CHUNK = 32  # graph table entries per constant-function case and per sqnn_graph_chunk instance
+_CHUNK = 32  # graph table entries per constant-function case (keeps elaboration linear in the graph size)
 
 
 def _fields(fields: list[tuple[int, int]]) -> int:

@@ -2,13 +2,12 @@
 //
 // Computes, for the K input bits t, the count T = sum_i t_i and every neuron's count P_j of its selected inputs
 // (see sqnn_layer.v), with the partial sums that several neurons share built once (fpga/graph.py).  The graph is
-// structure of sqnn_struct.vh, slot SLOT: node n (W_n bits, unsigned) is the sum of two operands, each an input
-// bit or an earlier node.  Node n is s[n*CW +: CW] (its W_n bits, zero-extended); the nodes are built in chunks
-// of SQNN_G_CH, one sqnn_graph_chunk instance each (sqnn_graph_chunk.v): yosys elaborates a generate loop in
-// time quadratic in the size of the module, so each chunk is a small module of its own (linear overall).  Nodes
-// of the layer's first clock are computed from in_bits; every node and input has a registered copy (s_r, in_r;
-// synthesis removes the ones nothing reads).  Nodes of the second clock read the registered copy of a
-// first-clock operand (flag R = 1) and the value of a second-clock operand (R = 0).
+// structure of sqnn_struct.vh, slot SLOT: node n (g_chunk[n / SQNN_G_CH].g_node[n % SQNN_G_CH].s, W_n bits,
+// unsigned; one constant-function call per chunk keeps elaboration fast) is the sum of two operands,
+// each an input bit or an earlier node.  Nodes of the layer's first clock are computed from in_bits; every
+// node and input has a registered copy (s_r, in_r; synthesis removes the ones nothing reads).  Nodes of the
+// second clock read the registered copy of a first-clock operand (flag R = 1) and the value of a second-clock
+// operand (R = 0).
 //
 // Tables, in chunks of SQNN_G_CH entries (entry e in chunk e / SQNN_G_CH, bits [(e % SQNN_G_CH) * width +:
 // width]), fields from the low bits (IB = SQNN_G_IB bits per index, WB = SQNN_G_WB bits per width):
@@ -29,37 +28,60 @@ module sqnn_graph (clk, in_bits, counts);
 
   localparam IB  = SQNN_G_IB;
   localparam WB  = SQNN_G_WB;
+  localparam NEB = 2 * IB + WB + 4;
   localparam REB = IB + 3;
   localparam NN  = sqnn_g_nodes(SLOT, 0);
   localparam NC  = (NN + SQNN_G_CH - 1) / SQNN_G_CH;   // chunks of the node table
-  localparam NS  = NN > 0 ? NN : 1;                    // node slots (one unused slot if the graph is empty)
 
   input  wire               clk;
   input  wire [K-1:0]       in_bits;
   output wire [ROWS*CW-1:0] counts;
 
   /* verilator lint_off UNUSEDSIGNAL */  // registered copies nothing reads
-  reg  [K-1:0]    in_r;
-  reg  [NS*CW-1:0] s_r;
-  wire [NS*CW-1:0] s;
+  reg [K-1:0] in_r;
   /* verilator lint_on UNUSEDSIGNAL */
-  always @(posedge clk) begin
-    in_r <= in_bits;
-    s_r  <= s;
-  end
+  always @(posedge clk) in_r <= in_bits;
 
-  genvar c, r;
+  genvar c, i, r;
+  // Table fields and operands are zero-extended (to integer, to the node's or the count's width).
+  /* verilator lint_off WIDTHEXPAND */
   generate
-    if (NN == 0) begin : g_none
-      assign s = {CW{1'b0}};
-    end
     for (c = 0; c < NC; c = c + 1) begin : g_chunk
-      localparam N = (c + 1) * SQNN_G_CH <= NN ? SQNN_G_CH : NN - c * SQNN_G_CH;   // nodes of chunk c
-      sqnn_graph_chunk #(.K(K), .NS(NS), .CW(CW), .IB(IB), .WB(WB), .CH(SQNN_G_CH), .N(N), .NODES(sqnn_g_node(SLOT, c)))
-        u_chunk (.in_bits(in_bits), .in_r(in_r), .s(s), .s_r(s_r), .sums(s[c*SQNN_G_CH*CW +: N*CW]));
+      localparam [SQNN_G_CH*NEB-1:0] CHUNK = sqnn_g_node(SLOT, c);
+      for (i = 0; i < SQNN_G_CH && c * SQNN_G_CH + i < NN; i = i + 1) begin : g_node
+        // fields of entry i (one localparam each: yosys elaborates a localparam in a generate loop slowly)
+        localparam integer W  = CHUNK[i*NEB +: WB];
+        localparam integer A  = CHUNK[i*NEB + WB +: IB];
+        localparam [1:0]   AK = CHUNK[i*NEB + WB + IB +: 2];          // {registered, node}
+        localparam integer B  = CHUNK[i*NEB + WB + IB + 2 +: IB];
+        localparam [1:0]   BK = CHUNK[i*NEB + WB + 2*IB + 2 +: 2];
+        wire [W-1:0] a;
+        wire [W-1:0] b;
+        wire [W-1:0] s = a + b;
+        /* verilator lint_off UNUSEDSIGNAL */
+        reg  [W-1:0] s_r;
+        /* verilator lint_on UNUSEDSIGNAL */
+        always @(posedge clk) s_r <= s;
+        if (AK == 2'b11) begin : g_anr
+          assign a = g_chunk[A / SQNN_G_CH].g_node[A % SQNN_G_CH].s_r;
+        end else if (AK == 2'b01) begin : g_an
+          assign a = g_chunk[A / SQNN_G_CH].g_node[A % SQNN_G_CH].s;
+        end else if (AK == 2'b10) begin : g_air
+          assign a = in_r[A];
+        end else begin : g_ai
+          assign a = in_bits[A];
+        end
+        if (BK == 2'b11) begin : g_bnr
+          assign b = g_chunk[B / SQNN_G_CH].g_node[B % SQNN_G_CH].s_r;
+        end else if (BK == 2'b01) begin : g_bn
+          assign b = g_chunk[B / SQNN_G_CH].g_node[B % SQNN_G_CH].s;
+        end else if (BK == 2'b10) begin : g_bir
+          assign b = in_r[B];
+        end else begin : g_bi
+          assign b = in_bits[B];
+        end
+      end
     end
-    // Table fields and operands are zero-extended (to integer, to the count's width).
-    /* verilator lint_off WIDTHEXPAND */
     for (r = 0; r < ROWS; r = r + 1) begin : g_row
       localparam [SQNN_G_CH*REB-1:0] CHUNK = sqnn_g_row(SLOT, r / SQNN_G_CH);
       localparam [REB-1:0] E = CHUNK[(r % SQNN_G_CH)*REB +: REB];
@@ -69,16 +91,16 @@ module sqnn_graph (clk, in_bits, counts);
       if (!E[IB + 2]) begin : g_empty
         assign counts[r*CW +: CW] = {CW{1'b0}};
       end else if (RN && RR) begin : g_nr
-        assign counts[r*CW +: CW] = s_r[R*CW +: CW];
+        assign counts[r*CW +: CW] = g_chunk[R / SQNN_G_CH].g_node[R % SQNN_G_CH].s_r;
       end else if (RN) begin : g_n
-        assign counts[r*CW +: CW] = s[R*CW +: CW];
+        assign counts[r*CW +: CW] = g_chunk[R / SQNN_G_CH].g_node[R % SQNN_G_CH].s;
       end else if (RR) begin : g_ir
         assign counts[r*CW +: CW] = in_r[R];
       end else begin : g_i
         assign counts[r*CW +: CW] = in_bits[R];
       end
     end
-    /* verilator lint_on WIDTHEXPAND */
   endgenerate
+  /* verilator lint_on WIDTHEXPAND */
 endmodule
 `default_nettype wire
