@@ -29,7 +29,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["Tensor", "concat", "gradcheck", "unbroadcast"]
+__all__ = ["Tensor", "concat", "gradcheck", "sign_pm1", "ste_window", "unbroadcast"]
 
 _LN2 = float(np.log(2.0))
 
@@ -44,6 +44,16 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         if size == 1 and grad.shape[axis] != 1:
             grad = grad.sum(axis=axis, keepdims=True)
     return grad
+
+
+def sign_pm1(a: np.ndarray) -> np.ndarray:
+    """``sign(a)`` as ±1 in ``a``'s dtype, with ``sign(0) = +1`` (the binary weights' rule)."""
+    return np.where(a >= 0, 1.0, -1.0).astype(a.dtype)
+
+
+def ste_window(a: np.ndarray) -> np.ndarray:
+    """The straight-through estimator's gradient window ``1[|a| ≤ 1]`` of :func:`sign_pm1`."""
+    return np.abs(a) <= 1.0
 
 
 def _as_tensor(x, like: Tensor | None = None) -> Tensor:
@@ -365,10 +375,9 @@ class Tensor:
         """Forward ``sign(x)`` with ``sign(0) = +1``; backward the clipped identity ``1[|x| ≤ 1]``."""
 
         def _backward(g):
-            self._acc(g * (np.abs(self.data) <= 1.0))
+            self._acc(g * ste_window(self.data))
 
-        val = np.where(self.data >= 0, 1.0, -1.0).astype(self.data.dtype)
-        return self._child(val, (self,), "sign_ste", _backward)
+        return self._child(sign_pm1(self.data), (self,), "sign_ste", _backward)
 
     def ste(self, value, scale: float = 1.0) -> Tensor:
         """Forward ``value`` (e.g. a Bernoulli sample of ``self``), backward ``d/dx = scale`` (default the

@@ -46,7 +46,7 @@ from numba import prange
 import sqnn_kernels as sk
 from sqnn_kernels._jit import PARALLEL_MIN_WORK, Dual, dual, jit
 
-from .autograd import Tensor, unbroadcast
+from .autograd import Tensor, sign_pm1, ste_window, unbroadcast
 
 __all__ = ["binary_dot", "binary_layer", "binary_logit", "group_code_means", "n_code_columns",
            "stochastic_activation", "unpack_pm1"]
@@ -298,7 +298,7 @@ def _activation_table(b: np.ndarray, k: int, slope: float, dtype) -> np.ndarray:
 def _dot_backward(x: Tensor, w: Tensor, signs: np.ndarray, g: np.ndarray) -> None:
     """Add the shares of ``g = ∂L/∂dot`` (n, m) of ``dot = x · sign(W)`` to ``x`` and ``W``."""
     if w.requires_grad:
-        w._acc((np.swapaxes(x.data, -1, -2) @ g) * (np.abs(w.data) <= 1.0))
+        w._acc((np.swapaxes(x.data, -1, -2) @ g) * ste_window(w.data))
     if x.requires_grad:
         x._acc(g @ np.swapaxes(signs, -1, -2))
 
@@ -321,7 +321,7 @@ def binary_dot(x: Tensor, packed: np.ndarray, w: Tensor) -> Tensor:
     w : Tensor (k, m)
         Latent weights; the forward uses ``sign(W)`` (``sign(0) = +1``).
     """
-    signs = np.where(w.data >= 0, 1.0, -1.0).astype(w.data.dtype)
+    signs = sign_pm1(w.data)
     dot = _packed_dots(packed, w.data).astype(x.data.dtype)
 
     def _backward(g):
@@ -340,7 +340,7 @@ def binary_logit(x: Tensor, packed: np.ndarray, w: Tensor, rho: Tensor, c: Tenso
     """
     dtype = x.data.dtype
     k = w.shape[0]
-    signs = np.where(w.data >= 0, 1.0, -1.0).astype(w.data.dtype)
+    signs = sign_pm1(w.data)
     dot = _packed_dots(packed, w.data).astype(dtype)
     alpha = np.exp(rho.data)
     inv_k = np.asarray(1.0 / k, dtype=rho.data.dtype)
@@ -363,7 +363,7 @@ def binary_layer(x: Tensor, packed: np.ndarray, w: Tensor, b: Tensor, slope: flo
     """
     k, m = w.shape
     dtype = x.data.dtype
-    signs = np.where(w.data >= 0, 1.0, -1.0).astype(w.data.dtype)
+    signs = sign_pm1(w.data)
     dot = _packed_dots(packed, w.data)
     n = dot.shape[0]
     table = _activation_table(b.data, k, slope, dtype)
