@@ -12,7 +12,7 @@ each side's best rate (noise only ever adds time) and the median of the per-pair
 The base commit's ``sqnn_kernels`` is extracted with ``git archive`` into a temporary folder and imported as
 the package ``sqnn_base`` (its modules import each other relatively); its kernels compile into the same
 numba cache under their own module name. Thread count and ISA as for every benchmark: ``NUMBA_NUM_THREADS``,
-``NUMBA_CPU_NAME=haswell`` for AVX2 code.
+``NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=`` for AVX2 code (the CPU name alone keeps the host's features).
 """
 
 from __future__ import annotations

@@ -49,11 +49,18 @@ def isa_of_features(features: set[str]) -> str:
 
 
 def numba_isa(env: dict[str, str] | None = None) -> str:
-    """ISA of the code numba generates: the host's, or that of ``NUMBA_CPU_NAME`` (e.g. ``haswell``)."""
+    """ISA of the code numba generates: the host's, or that of ``NUMBA_CPU_NAME`` (e.g. ``haswell``).
+
+    As in numba, a CPU name without ``NUMBA_CPU_FEATURES`` keeps the host's features (only the tuning is the
+    named CPU's): ``NUMBA_CPU_NAME=haswell`` alone is AVX-512 code on an AVX-512 host, AVX2 code needs
+    ``NUMBA_CPU_FEATURES=`` (empty) as well.
+    """
     env = os.environ if env is None else env
     name = env.get("NUMBA_CPU_NAME", "")
     if name and name != "host":
-        features = env.get("NUMBA_CPU_FEATURES", "")
+        features = env.get("NUMBA_CPU_FEATURES", "" if name.lower() == "generic" else None)
+        if features is None:
+            return f"{numba_isa({})} (host features, {name} tuning)"
         isa = isa_of_features(set(features.split(","))) if features else _CPU_NAME_ISA.get(name, "?")
         return f"{isa} ({name} code)"
     try:

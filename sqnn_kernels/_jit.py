@@ -51,16 +51,38 @@ def pjit(*args, **kwargs):
     return _njit(args, {**JIT_OPTIONS, "parallel": True, **kwargs})
 
 
-def target_has_vector_popcount() -> bool:
-    """Whether numba's target CPU has a vector popcount (AVX-512 VPOPCNTDQ): the host CPU, or the CPU named
-    by ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` when set (e.g. ``haswell`` to build AVX2 code)."""
-    if nb.config.CPU_NAME:
-        features = nb.config.CPU_FEATURES or ""
-    else:
-        import llvmlite.binding as llvm
+def target_features() -> list[str] | None:
+    """The LLVM feature list numba compiles for, by numba's own rule: ``NUMBA_CPU_FEATURES`` when set, else
+    the host's features, even when ``NUMBA_CPU_NAME`` names another CPU (``NUMBA_CPU_NAME=haswell`` alone
+    keeps the host's AVX-512 and only changes the tuning). ``None`` when the list is set but empty: LLVM then
+    takes the named CPU's own features (``NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=`` is AVX2 code)."""
+    if nb.config.CPU_FEATURES is not None:
+        return [f for f in nb.config.CPU_FEATURES.split(",") if f] or None
+    import llvmlite.binding as llvm
 
-        features = llvm.get_host_cpu_features().flatten()
-    return "+avx512vpopcntdq" in features.split(",")
+    return llvm.get_host_cpu_features().flatten().split(",")
+
+
+def _target_cpu_name() -> str:
+    """The LLVM CPU name numba compiles for: ``NUMBA_CPU_NAME``, else the host's."""
+    if nb.config.CPU_NAME and nb.config.CPU_NAME != "host":
+        return nb.config.CPU_NAME
+    import llvmlite.binding as llvm
+
+    return llvm.get_host_cpu_name()
+
+
+_VECTOR_POPCOUNT_CPUS = ("icelake-server", "icelake-client", "tigerlake", "sapphirerapids", "emeraldrapids",
+                         "graniterapids", "znver4", "znver5")
+
+
+def target_has_vector_popcount() -> bool:
+    """Whether numba's target has a vector popcount (AVX-512 VPOPCNTDQ): see :func:`target_features`; a CPU
+    named without features counts if it is one of a few known names."""
+    features = target_features()
+    if features is None:
+        return _target_cpu_name() in _VECTOR_POPCOUNT_CPUS
+    return "+avx512vpopcntdq" in features
 
 
 PARALLEL_MIN_WORK = 1 << 20  # below ~1 ms of work, waking worker threads costs more than it saves
@@ -189,6 +211,62 @@ integer dtype, C-contiguous; the caller guarantees 64 readable elements from ``i
 load, no bounds check)."""
 
 
+@intrinsic
+def _sum_rows64_intrinsic(typingctx, table, o, p0, p1, off, acc, ia):
+    """``acc[ia:ia+64] += Σ_{p0 <= p < p1} table[o[p] + off : +64]``: uint8 chains, int16 accumulator."""
+    ok = (isinstance(table, types.Array) and table.dtype == types.uint8 and table.layout == "C"
+          and isinstance(o, types.Array) and o.dtype == types.uint32 and o.layout == "C"
+          and isinstance(acc, types.Array) and acc.dtype == types.int16 and acc.layout == "C")
+    if not ok:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        vb, vw = ir.VectorType(ir.IntType(8), 64), ir.VectorType(ir.IntType(16), 64)
+        td = _data(context, builder, args[0], table)
+        od = _data(context, builder, args[1], o)
+        start, stop, offset = (context.cast(builder, v, t, types.int64)
+                               for v, t in zip((args[2], args[3], args[4]), signature.args[2:5], strict=True))
+        chains = [cgutils.alloca_once_value(builder, ir.Constant(vb, None)) for _ in range(2)]
+
+        def row(p):
+            at = builder.add(builder.zext(builder.load(builder.gep(od, [p])), i64), offset)
+            return builder.load(_vector_ptr(builder, td, at, vb), align=1)
+
+        with cgutils.for_range_slice(builder, start, stop, i64(2), intp=i64) as (p, _):
+            for c, q in enumerate((p, builder.add(p, i64(1)))):  # two independent chains (p1 - p0 even)
+                builder.store(builder.add(builder.load(chains[c]), row(q)), chains[c])
+        dst = _vector_ptr(builder, _data(context, builder, args[5], acc),
+                          context.cast(builder, args[6], signature.args[6], types.int64), vw)
+        total = builder.load(dst, align=1)
+        for chain in chains:
+            total = builder.add(total, builder.zext(builder.load(chain), vw))
+        builder.store(total, dst, align=1)
+        return context.get_dummy_value()
+
+    return types.none(table, o, p0, p1, off, acc, ia), codegen
+
+
+def _sum_rows64_python(table, o, p0, p1, off, acc, ia) -> None:
+    """Pure-Python ``sum_rows64`` used when ``NUMBA_DISABLE_JIT=1`` (uint8 chains wrap as in the kernel)."""
+    import numpy as np
+
+    for first in (p0, p0 + 1):
+        chain = np.zeros(64, np.uint8)
+        for p in range(first, p1, 2):
+            chain += table[int(o[p]) + off : int(o[p]) + off + 64]
+        acc[ia : ia + 64] += chain
+
+
+sum_rows64 = _sum_rows64_python if nb.config.DISABLE_JIT else _sum_rows64_intrinsic
+"""``sum_rows64(table, o, p0, p1, off, acc, ia)``: add the 64-byte table rows ``table[o[p] + off:]``,
+``p0 <= p < p1`` (``p1 - p0`` even), to the int16 ``acc[ia:ia + 64]``. The rows go into two uint8 chains
+(even and odd p, so at most ``⌈(p1 - p0) / 2⌉`` rows each: the caller keeps their sum <= 255), widened once.
+Explicit ``<64 x i8>`` vector IR: one ``vpaddb`` with a memory operand per row on zmm registers where the
+target has AVX-512BW (LLVM's auto-vectoriser stops at 256 bits under the host's ``prefer-256-bit`` tuning),
+two on AVX2. ``table``, ``o`` (uint32) and ``acc`` (int16) are C-contiguous; no bounds check."""
+
+
 def _literal(t) -> int | None:
     return t.literal_value if isinstance(t, types.IntegerLiteral) else None
 
@@ -270,17 +348,15 @@ _AVX2_CPUS = ("haswell", "broadwell", "skylake", "cascadelake", "cooperlake", "s
 
 
 def target_has_avx2() -> bool:
-    """Whether numba's target CPU (the host, or ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES``) has AVX2.
+    """Whether numba's target has AVX2 (see :func:`target_features`).
 
-    A named CPU without a feature list counts as AVX2 only if it is one of a few known AVX2 names (``haswell``
-    and later Intel cores, AMD Zen 1-3): other names get the portable code.
+    A CPU named with an empty feature list counts as AVX2 only if it is one of a few known AVX2 names
+    (``haswell`` and later Intel cores, AMD Zen 1-3): other names get the portable code.
     """
-    if nb.config.CPU_NAME and nb.config.CPU_NAME != "host":
-        features = nb.config.CPU_FEATURES or ""
-        return "+avx2" in features.split(",") or (not features and nb.config.CPU_NAME in _AVX2_CPUS)
-    import llvmlite.binding as llvm
-
-    return "+avx2" in llvm.get_host_cpu_features().flatten().split(",")
+    features = target_features()
+    if features is None:
+        return _target_cpu_name() in _AVX2_CPUS + _VECTOR_POPCOUNT_CPUS
+    return "+avx2" in features
 
 
 NIBBLE_WORDS = 4  # words (256 bits) per vector of the nibble-table popcount

@@ -24,11 +24,12 @@ Rows go through in blocks of up to 64 (``prange``) and in three passes per block
 run of independent, vectorised rows the out-of-order core overlaps (one row at a time through all steps
 is latency-bound, 2-3x slower): (1) compare every feature of a row with its edges (features across the
 vector lanes, the edges of a lane unrolled; explicit 32-bit vector IR, :func:`~sqnn_kernels._jit.lane_codes`,
-because a plain loop got 64-bit lanes on AVX2) and write the pair-table offsets, (2) sum the table rows and
-pack the first layer, (3) the later layers, layer by layer over the block, two rows at a time. Each row's
-result depends only on that row, so results are identical for any thread count or chunking. Stack buffers
-are 64-byte aligned: a vector that straddles two cache lines made the speed vary by 1.6x from one process
-to the next.
+because a plain loop got 64-bit lanes on AVX2) and write the pair-table offsets, (2) sum the table rows
+(:func:`~sqnn_kernels._jit.sum_rows64`, explicit ``<64 x i8>`` IR: one zmm add per row on AVX-512 hosts,
+whose ``prefer-256-bit`` tuning kept the plain loop at two ymm adds; 1.18-1.20x there) and pack the first
+layer, (3) the later layers, layer by layer over the block, two rows at a time. Each row's result depends
+only on that row, so results are identical for any thread count or chunking. Stack buffers are 64-byte
+aligned: a vector that straddles two cache lines made the speed vary by 1.6x from one process to the next.
 
 Reads run a few values past each row (the vector of the last pair): rows near the end of the array go
 through a zero-padded copy (:func:`fused_scores`). float32 input is compared with float32 edges rounded up
@@ -49,7 +50,16 @@ from dataclasses import dataclass
 import numpy as np
 from numba import prange
 
-from ._jit import dual, ge_mask64, jit, lane_codes, popcount, stack_array, target_has_vector_popcount
+from ._jit import (
+    dual,
+    ge_mask64,
+    jit,
+    lane_codes,
+    popcount,
+    stack_array,
+    sum_rows64,
+    target_has_vector_popcount,
+)
 from .bits import unpack_bits
 from .spec import BinaryNetSpec
 
@@ -412,8 +422,6 @@ def _kernel(HP: int, B: int, G: int, M1: int):
               thr16, thr8, ow, ok, bias, first_out, out):
         offs = stack_array(OFFS, np.uint32)
         seen = stack_array(HP, np.int32)  # non-finite values per lane
-        acc8 = stack_array(M1, np.uint8)
-        acc8b = stack_array(M1, np.uint8)
         acc = stack_array(M1, np.int16)  # U <= N < 2^15 - 1 (see supports)
         h = stack_array(HB, np.uint64)  # packed hidden layers, row i at i * W2: two slots, ping-pong
         nr = r1 - r0
@@ -425,28 +433,17 @@ def _kernel(HP: int, B: int, G: int, M1: int):
         for p in range(HP):
             bad += seen[p]
         for i in range(nr):  # pass 2: sum of table rows, then the first layer's bits, row by row
-            o = offs[i * HP : i * HP + HP]
-            for j in range(M1):
-                acc[j] = 0
-            for g in range(0, HP, GROUP2):
-                for j in range(M1):
-                    acc8[j] = 0
-                    acc8b[j] = 0
-                for p in range(g, min(HP, g + GROUP2), 2):  # two independent chains (HP is even)
-                    row = np.uint64(o[p])
-                    row2 = np.uint64(o[p + 1])
-                    for j in range(M1):
-                        acc8[j] += table[row + np.uint64(j)]
-                        acc8b[j] += table[row2 + np.uint64(j)]
-                for j in range(M1):
-                    acc[j] += acc8[j]
-                    acc[j] += acc8b[j]
+            o = i * HP
+            for wd in range(W1):  # 64 neurons at a time: two uint8 chains of table rows, widened per group
+                for j in range(64):
+                    acc[wd * 64 + j] = 0
+                for g in range(0, HP, GROUP2):  # HP and GROUP2 are even
+                    sum_rows64(table, offs, o + g, o + min(HP, g + GROUP2), wd * 64, acc, wd * 64)
+                if not first_out:  # first hidden layer: one compare per 64 neurons
+                    h[i * W2 + wd] = ge_mask64(acc, wd * 64, t1, wd * 64)
             if first_out:
                 for j in range(bias.shape[0]):
                     out[r0 + i, j] = np.int32(2 * np.int64(acc[j]) - n_bits + bias[j])
-                continue
-            for wd in range(W1):  # first hidden layer: one compare per 64 neurons
-                h[i * W2 + wd] = ge_mask64(acc, wd * 64, t1, wd * 64)
         if not first_out:  # pass 3
             _later_layers(h, nr, W2, WMAX, r0, weights, w_off, ks, ms, thr, t_off, lut, lut_off, thr16, thr8,
                           ow, ok, bias, out)

@@ -79,7 +79,8 @@ def test_isa_names_from_llvm_or_cpuinfo_flags_and_cpu_names():
     assert isa_of_features({"avx2", "avx512bw", "avx512_vpopcntdq"}) == "AVX-512 VPOPCNTDQ"
     assert isa_of_features({"+avx2", "+avx512bw"}) == "AVX-512"
     assert isa_of_features({"+avx2", "+sse4.2"}) == "AVX2"
-    assert numba_isa({"NUMBA_CPU_NAME": "haswell"}) == "AVX2 (haswell code)"
+    assert numba_isa({"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": ""}) == "AVX2 (haswell code)"
+    assert numba_isa({"NUMBA_CPU_NAME": "haswell"}) == f"{numba_isa({})} (host features, haswell tuning)"
     assert numba_isa({"NUMBA_CPU_NAME": "x", "NUMBA_CPU_FEATURES": "+avx2"}) == "AVX2 (x code)"
 
 

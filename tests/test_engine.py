@@ -8,8 +8,9 @@ from spec_factory import random_spec
 from strategies import SEEDS
 
 import sqnn_kernels as sk
-from sqnn_kernels import engine
+from sqnn_kernels import _jit, engine
 from sqnn_kernels import reference as ref
+from sqnn_kernels._jit import jit, sum_rows64
 
 
 def _check(spec, x):
@@ -140,3 +141,46 @@ def test_one_word_byte_layer_at_its_extremes(rng, monkeypatch, k):
     hidden = ref.forward(spec, x)[1][1]
     assert (hidden[:, 0] & 1).all() and not (hidden[:, 0] >> np.uint64(1) & 1).any()  # t = k fires; k + 1 not
     np.testing.assert_array_equal(engine.fused_scores(net, np.ascontiguousarray(x)), ref.forward(spec, x)[0])
+
+
+@jit
+def _sum_rows(table, o, p0, p1, off, acc, ia):
+    sum_rows64(table, o, p0, p1, off, acc, ia)
+
+
+@given(rows=st.integers(0, 15), p0=st.integers(0, 3), chunk=st.sampled_from([0, 1]), seed=SEEDS)
+def test_sum_rows64_adds_the_table_rows(rows, p0, chunk, seed):
+    """Pass 2's row sum (explicit <64 x i8> IR): two uint8 chains of <= 15 rows of values <= 17 (no wrap),
+    widened into an int16 accumulator; p1 - p0 = 2 rows (0 rows: unchanged)."""
+    rng = np.random.default_rng(seed)
+    table = rng.integers(0, 18, 40 * 128 + 64, dtype=np.uint8)[64:]  # a row may start anywhere
+    o = (rng.integers(0, 39, p0 + 2 * rows + 2) * 128 + rng.integers(0, 64)).astype(np.uint32)
+    acc = rng.integers(-1000, 1000, 130).astype(np.int16)
+    ia, off = int(rng.integers(0, 66)), 64 * chunk
+    expected = acc.astype(np.int64)
+    for p in range(p0, p0 + 2 * rows):
+        expected[ia : ia + 64] += table[o[p] + off : o[p] + off + 64]
+    _sum_rows(table, o, p0, p0 + 2 * rows, off, acc, ia)
+    np.testing.assert_array_equal(acc, expected)
+
+
+def test_target_isa_follows_numbas_feature_rule(monkeypatch):
+    """numba compiles for NUMBA_CPU_FEATURES when set, else for the host's features whatever NUMBA_CPU_NAME
+    says: haswell alone on an AVX-512 host is AVX-512 code (haswell tuning), which picks the popcount path."""
+    import llvmlite.binding as llvm
+    import numba
+
+    host = llvm.get_host_cpu_features().flatten().split(",")
+    monkeypatch.setattr(numba.config, "CPU_NAME", "haswell")
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", None)
+    assert _jit.target_features() == host
+    assert _jit.target_has_vector_popcount() == ("+avx512vpopcntdq" in host)
+    assert _jit.target_has_avx2() == ("+avx2" in host)
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", "")  # the named CPU's own features: AVX2 code
+    assert _jit.target_features() is None
+    assert _jit.target_has_avx2() and not _jit.target_has_vector_popcount()
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", "+avx2,+popcnt,-avx512f")
+    assert _jit.target_has_avx2() and not _jit.target_has_vector_popcount()
+    monkeypatch.setattr(numba.config, "CPU_NAME", "znver4")
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", "")
+    assert _jit.target_has_avx2() and _jit.target_has_vector_popcount()
