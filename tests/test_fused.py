@@ -40,7 +40,9 @@ def code_cases(draw):
     rng = np.random.default_rng(seed)
     theta = rng.uniform(0, 1, (n, m)).astype(draw(st.sampled_from([np.float32, np.float64])))
     s = rng.integers(0, 3, n)
-    return theta, rng.permutation(m), _category_means(s, 3), size, rng
+    w = rng.uniform(-0.5, 2, n)
+    w[rng.random(n) < 0.2] = 0.0  # rows in no category
+    return theta, rng.permutation(m), _category_means(s, 3) * w, size, rng
 
 
 @given(code_cases())
@@ -352,3 +354,27 @@ def test_adam_step_matches_twin_bit_for_bit(steps, size, dtype, seed):
         np.clip(q, -1.0, 1.0, out=q)
         assert p.data.dtype == dtype and np.array_equal(p.data, q)
         assert np.array_equal(opt.m[0], m) and np.array_equal(opt.v[0], v)
+
+
+@given(st.integers(0, 200), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_category_rows_matches_twin(n, n_cat, seed):
+    from training.fused import category_rows
+
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, n_cat, n)
+    w = rng.uniform(-1, 2, n)
+    w[rng.random(n) < 0.2] = 0.0  # rows that weigh into no category
+    a = np.where(s[None, :] == np.arange(n_cat)[:, None], w[None, :], 0.0)
+    got, want = category_rows(a), ref.category_rows(a)
+    for x, y in zip(got, want, strict=True):
+        assert np.array_equal(x, y)
+
+
+def test_category_rows_refuses_a_row_in_two_categories():
+    from training.fused import category_rows
+
+    a = np.array([[0.5, 0.0, 0.5], [0.0, 1.0, 0.5]])
+    with pytest.raises(ValueError, match="at most one non-zero"):
+        category_rows(a)
+    with pytest.raises(ValueError, match="at most one non-zero"):
+        group_code_means(Tensor(np.full((3, 4), 0.5)), np.arange(4), a, 2, 1e-7)

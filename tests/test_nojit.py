@@ -20,6 +20,7 @@ SUBSET = [
     "test_information.py::test_xor_dependence_is_seen_only_by_joint_mi",
     "test_spec.py::test_forward_matches_reference",
     "test_fused.py::test_group_code_means_matches_twin",
+    "test_fused.py::test_category_rows_matches_twin",
     "test_fused.py::test_stochastic_activation_matches_twin",
     "test_fused.py::test_activation_table_and_lookup_match_twins",
     "test_fused.py::test_unpack_pm1_matches_twin",

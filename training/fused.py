@@ -13,13 +13,21 @@ check every gradient with :func:`~training.autograd.gradcheck`.
   inner part of the grouped information ``Σ_g I(T_g; S)`` (:func:`training.losses.grouped_mi_tensor`).
   Neurons ``perm[g·size : (g+1)·size]`` form group ``g`` (the last group takes the remainder); with
   ``θ' = θ (1 − 2ε) + ε`` (kept inside (0, 1)) the probability of code ``t`` (bit ``i`` = neuron ``i``) is a
-  product, and its mean over the rows of category ``v`` is an ``A``-weighted sum::
+  product, and its mean over the rows of category ``v`` is an ``A``-weighted sum. Each row weighs into one
+  category at most (``A[v, r] = 0`` for ``v ≠ s_r``, as per-category means have), so the kernels take each
+  category's rows together and sum a row into its own category only::
 
       P_rg(t) = Π_i θ'_ri^{t_i} (1 − θ'_ri)^{1 − t_i}
-      cond[v, g·2^size + t] = Σ_r A[v, r] P_rg(t)
-      ∂cond[v, g, t]/∂θ_ri = (1 − 2ε) A[v, r] P_rg(t) (t_i / θ'_ri − (1 − t_i) / (1 − θ'_ri))
+      cond[v, g·2^size + t] = Σ_{r: s_r = v} A[v, r] P_rg(t)
 
-  The (n, groups · 2^size) matrix of code probabilities is never stored: the backward pass recomputes it.
+  The backward pass uses that ``Σ_t G(t) P_rg(t)`` is multilinear in the ``θ'_ri``: with
+  ``G(t) = ∂L/∂cond[s_r, g·2^size + t]``,
+
+      ∂L/∂θ_ri = (1 − 2ε) A[s_r, r] Σ_{t_-i} P_r,-i(t_-i) (G(t_-i, t_i = 1) − G(t_-i, t_i = 0))
+
+  evaluated by summing the other neurons of the group out one at a time, ``F ← F(0) + θ' (F(1) − F(0))``
+  (no division, ``size · 2^(size − 1)`` steps per row and group). The (n, groups · 2^size) matrix of code
+  probabilities is never stored. Both are float64 inside.
 
 * :func:`binary_dot` and :func:`binary_layer`: a layer's ±1 dot product ``dot = x · sign(W)`` from the packed
   bits of its ±1 input (XNOR-popcount, :func:`sqnn_kernels.xnor_popcount_dense`; exact, as the float32 matrix
@@ -127,36 +135,54 @@ def _unpack_pm1(packed, out):
                 out[r, base + i] = 1.0 if (word >> np.uint64(i)) & np.uint64(1) else -1.0
 
 
-# The inner loops below run over one row of a 2-D buffer through a 1-D view (``p_t = p[t]``): numba types
-# such a view as contiguous, so LLVM vectorises the loop without stride checks (measured 2x on the
-# accumulation). Each element's arithmetic and summation order are unchanged.
+# The code kernels take the rows of each category together: ``order`` lists the rows that weigh into some
+# category (``coef != 0``), sorted by category, ``starts[v]:starts[v + 1]`` being category ``v``'s share, and
+# ``coef[q]`` is the weight ``A[v, order[q]]``. So every block of rows belongs to one category, the forward
+# sums each row into its own category only, and the backward reads one category's ``∂L/∂cond`` as scalars.
+# The inner loops run over the rows of a block through 1-D views (``p_t = p[t]``), which numba types as
+# contiguous so LLVM vectorises them; a full block passes the constant ``_BLOCK`` as the trip count.
 @jit(inline="always")
-def _block_codes(theta, perm, lo, sz, r0, nb, scale, eps, th, p):
-    """``th[i, j] = θ'`` of neuron ``perm[lo + i]`` and ``p[t, j] = P(t)`` for rows ``r0 + j``, ``j < nb``."""
+def _gather_block(theta, perm, lo, sz, order, q0, nb, scale, eps, th):
+    """``th[i, j] = θ'`` of neuron ``perm[lo + i]`` at row ``order[q0 + j]``, ``j < nb``."""
     for i in range(sz):
         c = perm[lo + i]
         th_i = th[i]
         for j in range(nb):
-            th_i[j] = np.float64(theta[r0 + j, c]) * scale + eps
+            th_i[j] = np.float64(theta[order[q0 + j], c]) * scale + eps
+
+
+@jit(inline="always")
+def _accumulate_codes(coef, q0, nb, sz, th, p, acc):
+    """``acc[t, j] += coef[q0 + j] · P_j(t)`` for the block's rows (``P`` built neuron by neuron in ``p``)."""
     p_0 = p[0]
     for j in range(nb):
-        p_0[j] = 1.0
-    for i in range(sz):
+        p_0[j] = coef[q0 + j]
+    for i in range(sz - 1):
         half = 1 << i
         th_i = th[i]
         for t in range(half):
             p_t = p[t]
             p_u = p[t + half]
-            for j in range(nb):  # rows innermost: contiguous, vectorised
+            for j in range(nb):
                 x = p_t[j]
                 p_u[j] = x * th_i[j]
                 p_t[j] = x * (1.0 - th_i[j])
+    half = 1 << (sz - 1)  # the last neuron's factor goes straight into the sums
+    th_i = th[sz - 1]
+    for t in range(half):
+        p_t = p[t]
+        acc_t = acc[t]
+        acc_u = acc[t + half]
+        for j in range(nb):
+            x = p_t[j]
+            acc_u[j] += x * th_i[j]
+            acc_t[j] += x * (1.0 - th_i[j])
 
 
 @dual
-def _codes_forward(theta, perm, a, size, eps, cond):
-    n, m = theta.shape
-    n_cat = a.shape[0]
+def _codes_forward(theta, perm, order, coef, starts, size, eps, cond):
+    m = theta.shape[1]
+    n_cat = starts.shape[0] - 1
     n_groups = (m + size - 1) // size
     scale = 1.0 - 2.0 * eps
     for g in prange(n_groups):  # each group owns its columns of cond; its rows are summed in a fixed order
@@ -164,83 +190,93 @@ def _codes_forward(theta, perm, a, size, eps, cond):
         sz = min(size, m - lo)
         col0 = g << size
         th = np.empty((sz, _BLOCK))
-        p = np.empty((1 << sz, _BLOCK))
-        a_v = np.empty(_BLOCK)
-        acc = np.zeros((n_cat << sz, _BLOCK))  # one partial sum per row slot j: no reassociation needed
-        for r0 in range(0, n, _BLOCK):
-            nb = min(_BLOCK, n - r0)
-            _block_codes(theta, perm, lo, sz, r0, nb, scale, eps, th, p)
-            for v in range(n_cat):
-                for j in range(nb):
-                    a_v[j] = np.float64(a[v, r0 + j])
-                for t in range(1 << sz):
-                    acc_vt = acc[(v << sz) + t]
-                    p_t = p[t]
-                    for j in range(nb):
-                        acc_vt[j] += a_v[j] * p_t[j]
+        p = np.empty((1 << (sz - 1), _BLOCK))
+        acc = np.empty((1 << sz, _BLOCK))  # one partial sum per row slot j
         for v in range(n_cat):
+            acc[:] = 0.0
+            for q0 in range(starts[v], starts[v + 1], _BLOCK):
+                nb = min(_BLOCK, starts[v + 1] - q0)
+                if nb == _BLOCK:
+                    _gather_block(theta, perm, lo, sz, order, q0, _BLOCK, scale, eps, th)
+                    _accumulate_codes(coef, q0, _BLOCK, sz, th, p, acc)
+                else:
+                    _gather_block(theta, perm, lo, sz, order, q0, nb, scale, eps, th)
+                    _accumulate_codes(coef, q0, nb, sz, th, p, acc)
             for t in range(1 << sz):
-                acc_vt = acc[(v << sz) + t]
+                acc_t = acc[t]
                 total = 0.0
                 for j in range(_BLOCK):
-                    total += acc_vt[j]
+                    total += acc_t[j]
                 cond[v, col0 + t] = total
 
 
+@jit(inline="always")
+def _code_derivatives(gcond, v, col0, sz, nb, th, d, buf, out, perm, lo):
+    """``out[perm[lo + i], j] = ∂/∂θ'_i Σ_t gcond[v, col0 + t] P_j(t)`` for the group's neurons ``i``.
+
+    The derivative is multilinear: ``Σ_{t_-i} P_-i(t_-i) (G(t_-i, t_i = 1) − G(t_-i, t_i = 0))``. The
+    differences ``d`` are scalars (one category per block); the other neurons are then summed out one at a
+    time from the highest, ``F ← F(0) + θ' (F(1) − F(0))``, leaving one value per row.
+    """
+    for i in range(sz):
+        low = (1 << i) - 1
+        for u in range(1 << (sz - 1)):
+            t0 = ((u >> i) << (i + 1)) | (u & low)
+            d[u] = np.float64(gcond[v, col0 + t0 + (1 << i)]) - np.float64(gcond[v, col0 + t0])
+        out_i = out[perm[lo + i]]
+        if sz == 1:
+            for j in range(nb):
+                out_i[j] = d[0]
+            continue
+        k = sz - 2  # the first sum reads the scalar differences
+        th_k = th[k if k < i else k + 1]
+        half = 1 << k
+        for u in range(half):
+            du = d[u]
+            dd = d[u + half] - du
+            buf_u = buf[u]
+            for j in range(nb):
+                buf_u[j] = du + th_k[j] * dd
+        for k in range(sz - 3, -1, -1):
+            th_k = th[k if k < i else k + 1]
+            half = 1 << k
+            for u in range(half):
+                buf_u = buf[u]
+                buf_h = buf[u + half]
+                for j in range(nb):
+                    buf_u[j] += th_k[j] * (buf_h[j] - buf_u[j])
+        buf_0 = buf[0]
+        for j in range(nb):
+            out_i[j] = buf_0[j]
+
+
 @dual
-def _codes_backward(theta, perm, a, size, eps, gcond, gtheta):
-    n, m = theta.shape
-    n_cat = a.shape[0]
+def _codes_backward(theta, perm, order, coef, blk_start, blk_cat, size, eps, gcond, gtheta):
+    m = theta.shape[1]
     n_groups = (m + size - 1) // size
     scale = 1.0 - 2.0 * eps
-    for blk in prange((n + _BLOCK - 1) // _BLOCK):  # each block of rows owns its rows of gtheta
-        r0 = blk * _BLOCK
-        nb = min(_BLOCK, n - r0)
+    for b in prange(blk_cat.shape[0]):  # each block of rows (one category) owns its rows of gtheta
+        q0 = blk_start[b]
+        nb = blk_start[b + 1] - q0
+        v = blk_cat[b]
         th = np.empty((size, _BLOCK))
-        p = np.empty((1 << size, _BLOCK))
-        on = np.empty(_BLOCK)
-        off = np.empty(_BLOCK)
-        a_r = np.empty((n_cat, _BLOCK))
-        for v in range(n_cat):
-            a_rv = a_r[v]
-            for j in range(nb):
-                a_rv[j] = np.float64(a[v, r0 + j])
-        gt = np.empty((m, _BLOCK))  # this block's ∂L/∂θ transposed: vectorised over rows, then stored
+        d = np.empty(1 << (size - 1))
+        buf = np.empty((1 << max(0, size - 2), _BLOCK))
+        gt = np.empty((m, _BLOCK))  # this block's ∂L/∂θ' transposed: vectorised over rows, then stored
         for g in range(n_groups):
             lo = g * size
             sz = min(size, m - lo)
-            col0 = g << size
-            _block_codes(theta, perm, lo, sz, r0, nb, scale, eps, th, p)
-            for t in range(1 << sz):  # p becomes ∂L/∂P(t) · P(t), ∂L/∂P_r(t) = Σ_v A[v, r] ∂L/∂cond[v, t]
-                for j in range(nb):
-                    on[j] = 0.0
-                for v in range(n_cat):
-                    gv = np.float64(gcond[v, col0 + t])
-                    a_rv = a_r[v]
-                    for j in range(nb):
-                        on[j] += a_rv[j] * gv
-                p_t = p[t]
-                for j in range(nb):
-                    p_t[j] *= on[j]
-            for i in range(sz):
-                for j in range(nb):
-                    on[j] = 0.0
-                    off[j] = 0.0
-                for t in range(1 << sz):
-                    p_t = p[t]
-                    if (t >> i) & 1:
-                        for j in range(nb):
-                            on[j] += p_t[j]
-                    else:
-                        for j in range(nb):
-                            off[j] += p_t[j]
-                gt_c = gt[perm[lo + i]]
-                th_i = th[i]
-                for j in range(nb):
-                    gt_c[j] = scale * (on[j] / th_i[j] - off[j] / (1.0 - th_i[j]))
+            if nb == _BLOCK:
+                _gather_block(theta, perm, lo, sz, order, q0, _BLOCK, scale, eps, th)
+                _code_derivatives(gcond, v, g << size, sz, _BLOCK, th, d, buf, gt, perm, lo)
+            else:
+                _gather_block(theta, perm, lo, sz, order, q0, nb, scale, eps, th)
+                _code_derivatives(gcond, v, g << size, sz, nb, th, d, buf, gt, perm, lo)
         for j in range(nb):
+            f = scale * coef[q0 + j]
+            r = order[q0 + j]
             for c in range(m):
-                gtheta[r0 + j, c] = gt[c, j]
+                gtheta[r, c] = f * gt[c, j]
 
 
 # -- autograd ops -----------------------------------------------------------------------------------------
@@ -383,6 +419,59 @@ def binary_layer(x: Tensor, packed: np.ndarray, w: Tensor, b: Tensor, slope: flo
     return x._child(theta, (x, w, b), "binary_layer", _backward)
 
 
+@jit
+def _category_rows(a, order, coef, starts, blk_start, blk_cat):
+    """Fill ``order``, ``coef``, ``starts`` (see the code kernels) and the blocks of at most ``_BLOCK`` rows
+    that never straddle two categories (``blk_start``, ``blk_cat``) from ``A`` (C, n), a counting sort that
+    keeps the row order within a category. Returns the number of blocks, or −1 if a column of ``A`` has two
+    non-zeros."""
+    n_cat, n = a.shape
+    cat = np.full(n, -1, dtype=np.int64)
+    starts[:] = 0
+    for r in range(n):
+        for v in range(n_cat):
+            if a[v, r] != 0:
+                if cat[r] >= 0:
+                    return -1
+                cat[r] = v
+        if cat[r] >= 0:
+            starts[cat[r] + 1] += 1
+    for v in range(n_cat):
+        starts[v + 1] += starts[v]
+    pos = starts[:n_cat].copy()
+    for r in range(n):
+        v = cat[r]
+        if v >= 0:
+            order[pos[v]] = r
+            coef[pos[v]] = a[v, r]
+            pos[v] += 1
+    n_blocks = 0
+    for v in range(n_cat):
+        for q0 in range(starts[v], starts[v + 1], _BLOCK):
+            blk_start[n_blocks] = q0
+            blk_cat[n_blocks] = v
+            n_blocks += 1
+    blk_start[n_blocks] = starts[n_cat]
+    return n_blocks
+
+
+def category_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(order, coef, starts, blk_start, blk_cat)`` of the code kernels for ``A`` (C, n) (float64), which
+    must have at most one non-zero per column (a row weighs into one category at most)."""
+    n_cat, n = a.shape
+    order = np.empty(n, dtype=np.int64)
+    coef = np.empty(n, dtype=np.float64)
+    starts = np.empty(n_cat + 1, dtype=np.int64)
+    blk_start = np.empty(n // _BLOCK + n_cat + 1, dtype=np.int64)
+    blk_cat = np.empty(n // _BLOCK + n_cat, dtype=np.int64)
+    n_blocks = _category_rows(a, order, coef, starts, blk_start, blk_cat)
+    if n_blocks < 0:
+        raise ValueError("a must give each row (column of a) at most one non-zero category weight, "
+                         "as training.losses.group_matrix does")
+    rows = starts[-1]
+    return order[:rows], coef[:rows], starts, blk_start[:n_blocks + 1], blk_cat[:n_blocks]
+
+
 def group_code_means(theta: Tensor, perm: np.ndarray, a: np.ndarray, size: int, eps: float) -> Tensor:
     """``cond[v, g·2^size + t]`` (C, cols): ``A``-weighted row sums of the code probabilities of each group.
 
@@ -393,7 +482,8 @@ def group_code_means(theta: Tensor, perm: np.ndarray, a: np.ndarray, size: int, 
     perm : int array (m,)
         Neuron order; consecutive runs of ``size`` form the groups.
     a : float array (C, n)
-        Row weights per category (e.g. ``1[s_r = v] / N_v``: per-category means).
+        Row weights per category with at most one non-zero per row (column of ``a``), e.g.
+        ``w_r 1[s_r = v] / W_v`` (:func:`training.losses.group_matrix`: per-category weighted means).
     size : int
         Group size, ``1 ≤ size ≤ 16``.
     eps : float
@@ -404,15 +494,17 @@ def group_code_means(theta: Tensor, perm: np.ndarray, a: np.ndarray, size: int, 
     perm = np.ascontiguousarray(perm, dtype=np.int64)
     a = np.ascontiguousarray(a, dtype=np.float64)
     size = int(size)
+    order, coef, starts, blk_start, blk_cat = category_rows(a)
     cols = n_code_columns(m, size)
     cond = np.empty((a.shape[0], cols), dtype=np.float64)
-    work = n * cols * 4
-    _run(_codes_forward, work, th, perm, a, size, float(eps), cond)
+    work = len(order) * cols * 2
+    _run(_codes_forward, work, th, perm, order, coef, starts, size, float(eps), cond)
 
     def _backward(g):
-        gtheta = np.empty((n, m), dtype=th.dtype)  # float64 sums, rounded once on store
+        gtheta = np.zeros((n, m), dtype=th.dtype)  # float64 sums, rounded once on store; 0 where A is 0
         gcond = np.ascontiguousarray(g, dtype=np.float64)
-        _run(_codes_backward, work * 2, th, perm, a, size, float(eps), gcond, gtheta)
+        _run(_codes_backward, work * 2, th, perm, order, coef, blk_start, blk_cat, size, float(eps), gcond,
+             gtheta)
         theta._acc(gtheta)
 
     return theta._child(cond.astype(th.dtype), (theta,), "group_code_means", _backward)

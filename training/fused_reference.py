@@ -57,6 +57,22 @@ def _group_probs(theta: np.ndarray, perm: np.ndarray, size: int, eps: float):
         yield g << size, part, bits, probs
 
 
+def category_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows with a non-zero weight in ``A`` (C, n) sorted by category (stable), their weights, each category's
+    first position, and blocks of at most 64 positions within one category (start positions, category)."""
+    nz = np.asarray(a) != 0
+    if np.any(nz.sum(axis=0) > 1):
+        raise ValueError("a must give each row (column of a) at most one non-zero category weight")
+    cat = np.argmax(nz, axis=0)
+    rows = np.flatnonzero(nz.any(axis=0))
+    order = rows[np.argsort(cat[rows], kind="stable")]
+    starts = np.concatenate([[0], np.cumsum(np.bincount(cat[order], minlength=a.shape[0]))])
+    blocks = [(q, v) for v in range(a.shape[0]) for q in range(starts[v], starts[v + 1], 64)]
+    blk_start = np.array([q for q, _ in blocks] + [starts[-1]], dtype=np.int64)
+    blk_cat = np.array([v for _, v in blocks], dtype=np.int64)
+    return order, np.asarray(a, dtype=np.float64)[cat[order], order], starts, blk_start, blk_cat
+
+
 def codes_forward(theta: np.ndarray, perm: np.ndarray, a: np.ndarray, size: int, eps: float) -> np.ndarray:
     """``cond[v, g·2^size + t] = Σ_r A[v, r] P_rg(t)`` (float64; see :mod:`training.fused`)."""
     from .fused import n_code_columns
