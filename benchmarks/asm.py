@@ -28,8 +28,9 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-KEY = ("vpopcntq", "vpopcntd", "popcnt", "vpshufb", "vpsadbw", "vpand", "vpsrlw", "vpxorq", "vpxord", "vpxor",
-       "xor", "vpaddq", "vpaddd", "vpaddw", "vpaddb", "vpmovzxbw", "vpcmpgtb", "vpcmpgtw", "vpcmpnltw",
+KEY = ("vpopcntq", "vpopcntd", "popcnt", "vpshufb", "vbroadcasti128", "vpsadbw", "vpand", "vpsrlw", "vpxorq",
+       "vpxord", "vpxor", "xor", "vpaddq", "vpaddd", "vpaddw", "vpaddb", "vpmovzxbw", "vpcmpgtb", "vpcmpgtw",
+       "vpcmpnltw",
        "vpcmpgtq", "vpcmpleq", "kunpckdq", "vpmovmskb", "vcmpltpd", "vcmpnltpd", "vcmplepd", "vcmpgepd",
        "vcmpleps", "vpternlogq")
 REGISTERS = ("zmm", "ymm", "xmm")
@@ -75,8 +76,8 @@ def _report(title: str, asm: str) -> dict:
     print("  vector operands: " + "  ".join(f"{r}={regs[r]}" for r in REGISTERS))
     if mnemonics["vpopcntq"]:
         verdict = "AVX-512 VPOPCNTDQ: vpopcntq on " + ("zmm (8 words)" if regs["zmm"] else "ymm/xmm")
-    elif mnemonics["vpshufb"] and not mnemonics["vpsrlw"]:
-        verdict = "nibble-split rows (_jit.nibble_tile): vpxor + vpshufb + vpaddb, vpsadbw once per tile"
+    elif mnemonics["vpshufb"] and mnemonics["vbroadcasti128"]:
+        verdict = "table lookup (_lut): vbroadcasti128 row table, vpshufb + vpaddb per 32 neurons x 4 bits"
     elif mnemonics["vpshufb"]:
         verdict = "nibble-LUT popcount (vpshufb + vpsadbw), no VPOPCNTDQ"
     elif mnemonics["popcnt"]:

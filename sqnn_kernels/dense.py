@@ -9,11 +9,13 @@ with a runtime word count. numba caches each on disk.
 
 Where the target CPU has AVX2 but no vector popcount (``_jit.target_has_vector_popcount()`` false), LLVM's
 own ``ctpop`` lowering costs nine vector instructions per 256 bits and tile entry (nibble split, two table
-lookups, ``vpsadbw``, add). There the rows are first split into low and high nibbles once
-(``_split_nibbles``, O((n + m) W)): since ``lo(x XOR w) = lo(x) XOR lo(w)``, each tile entry then costs
-``vpxor`` + ``vpshufb`` + ``vpaddb`` per half, with byte counts summed by one ``vpsadbw`` per call
-(:func:`._jit.nibble_tile`); tiles run in blocks of 32 rows x 32 neurons, so both blocks of split words stay
-in L1.
+lookups, ``vpsadbw``, add). There the kernels look the counts up instead (:mod:`._lut`, the "LUT GEMM" of
+T-MAC): each input row gets a 16-byte table per 4 bits, ``T[c][v] = popcount(x_c XOR v)``, the weights are
+stored one 4-bit chunk per byte with 64 neurons side by side (:func:`._lut.weight_nibbles`, O(m W) per call),
+and a tile of :data:`LUT_ROWS` rows x 64 neurons costs one ``vpshufb`` + one ``vpaddb`` per row, 32 neurons
+and 4 bits: 2 instructions per 128 bit-MACs, against 3 (``vpxor`` + ``vpshufb`` + ``vpaddb``) for counting
+``x XOR w`` on nibble-split words. A row tile's tables (4 KB per 1024 bits and row) stay in L1 while the
+weights stream past them.
 """
 
 from __future__ import annotations
@@ -23,14 +25,13 @@ import functools
 import numpy as np
 from numba import prange
 
-from ._jit import NIBBLE_WORDS, dual, jit, nibble_tile, popcount, target_has_avx2, target_has_vector_popcount
+from ._jit import dual, jit, popcount, target_has_avx2, target_has_vector_popcount
+from ._lut import CHUNKS_PER_WORD, NEURONS, lut_bits, lut_dots, padded_thresholds, row_tables, weight_nibbles
 from .validation import check_int32_vector, check_packed, check_width
 
 SPECIALISED_WORDS = 16  # widths up to 1024 bits get a kernel with the word count fixed at compile time
-NIBBLE_PATH = target_has_avx2() and not target_has_vector_popcount()  # AVX2 without VPOPCNTDQ: nibble tiles
-BLOCK_ROWS = 32  # nibble path: 32 rows x 32 neurons of 1024 bits = 2 x 16 KB of split words, in L1
-BLOCK_NEURONS = 32
-_LOW_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)
+LUT_PATH = target_has_avx2() and not target_has_vector_popcount()  # AVX2 without VPOPCNTDQ: table lookup
+LUT_ROWS = 4  # table-lookup path: rows per tile (their tables, 4 KB per 1024 bits each, stay in L1)
 
 
 @jit(inline="always")
@@ -136,102 +137,65 @@ def _kernels_for(words: int):
     return _kernels(words if words <= SPECIALISED_WORDS else 0)
 
 
-def _split_nibbles(p: np.ndarray) -> tuple[np.ndarray, int]:
-    """Nibble-split copy of packed rows for :func:`._jit.nibble_tile`: ``(s, half)``.
-
-    ``s[:, :half]`` holds ``p & 0x0F..0F`` (the low nibble of every byte), ``s[:, half:]`` holds
-    ``(p >> 4) & 0x0F..0F``; ``half`` is the word count rounded up to a whole vector (4 words), the extra
-    words are 0 in every row, so they add 0 to every popcount.
-    """
-    words = p.shape[1]
-    half = -(-words // NIBBLE_WORDS) * NIBBLE_WORDS
-    s = np.zeros((p.shape[0], 2 * half), dtype=np.uint64)
-    np.bitwise_and(p, _LOW_NIBBLES, out=s[:, :words])
-    np.bitwise_and(p >> np.uint64(4), _LOW_NIBBLES, out=s[:, half:half + words])
-    return s, half
-
-
-@functools.cache
-def _nibble_kernels(V: int):
-    """(dot, threshold) kernels on nibble-split rows of exactly ``V`` vectors (``V = 0``: any count)."""
-
-    @jit(inline="always")
-    def counts(xs, ws, xrow, wrow, half):
-        if V > 0:
-            return nibble_tile(xs, ws, xrow, wrow, 0, half, V)
-        z = np.uint64(0)
-        c = (z, z, z, z, z, z, z, z)
-        big = half - half % (4 * NIBBLE_WORDS)
-        for off in range(0, big, 4 * NIBBLE_WORDS):  # byte counters hold at most 31 vectors: sum per 4
-            t = nibble_tile(xs, ws, xrow, wrow, off, half, 4)
-            c = (c[0] + t[0], c[1] + t[1], c[2] + t[2], c[3] + t[3], c[4] + t[4], c[5] + t[5], c[6] + t[6],
-                 c[7] + t[7])
-        for off in range(big, half, NIBBLE_WORDS):
-            t = nibble_tile(xs, ws, xrow, wrow, off, half, 1)
-            c = (c[0] + t[0], c[1] + t[1], c[2] + t[2], c[3] + t[3], c[4] + t[4], c[5] + t[5], c[6] + t[6],
-                 c[7] + t[7])
-        return c
-
-    @jit(inline="always")
-    def tile(xs, ws, r0, j, n, m, half, k):
-        """Dots of rows r0..r0+3 with neurons j, j+1; rows past n and a neuron past m repeat the last one."""
-        s = xs.shape[1]
-        xrow = (r0 * s, min(r0 + 1, n - 1) * s, min(r0 + 2, n - 1) * s, min(r0 + 3, n - 1) * s)
-        wrow = (j * s, min(j + 1, m - 1) * s)
-        c = counts(xs, ws, xrow, wrow, half)
-        return (k - 2 * np.int64(c[0]), k - 2 * np.int64(c[1]), k - 2 * np.int64(c[2]),
-                k - 2 * np.int64(c[3]), k - 2 * np.int64(c[4]), k - 2 * np.int64(c[5]),
-                k - 2 * np.int64(c[6]), k - 2 * np.int64(c[7]))
-
-    @dual
-    def dot_kernel(xs, ws, half, k, out):
-        n, m = out.shape
-        for g in prange((n + BLOCK_ROWS - 1) // BLOCK_ROWS):
-            for jb in range(0, m, BLOCK_NEURONS):  # a block of rows x a block of neurons: both stay in L1
-                for r0 in range(g * BLOCK_ROWS, min(g * BLOCK_ROWS + BLOCK_ROWS, n), 4):
-                    for j in range(jb, min(jb + BLOCK_NEURONS, m), 2):
-                        d = tile(xs, ws, r0, j, n, m, half, k)
-                        for q in range(min(4, n - r0)):
-                            out[r0 + q, j] = np.int32(d[2 * q])
-                            if j + 1 < m:
-                                out[r0 + q, j + 1] = np.int32(d[2 * q + 1])
-
-    @dual
-    def threshold_kernel(xs, ws, half, k, thresholds, out):
-        n = xs.shape[0]
-        m = ws.shape[0]
-        for g in prange((n + BLOCK_ROWS - 1) // BLOCK_ROWS):
-            for jb in range(0, m, BLOCK_NEURONS):
-                for r0 in range(g * BLOCK_ROWS, min(g * BLOCK_ROWS + BLOCK_ROWS, n), 4):
-                    for j in range(jb, min(jb + BLOCK_NEURONS, m), 2):
-                        d = tile(xs, ws, r0, j, n, m, half, k)
-                        word = j >> 6  # j is even, so neurons j and j + 1 share a word
-                        for q in range(min(4, n - r0)):
-                            bits = np.uint64(d[2 * q] >= thresholds[j]) << np.uint64(j & 63)
-                            if j + 1 < m:
-                                above = np.uint64(d[2 * q + 1] >= thresholds[j + 1])
-                                bits |= above << np.uint64((j + 1) & 63)
-                            out[r0 + q, word] |= bits
-
-    return dot_kernel, threshold_kernel
+@dual
+def _lut_dot_kernel(xp, wn, nchunks, k, out):
+    """Dots ``out[i, j]`` by table lookup (:mod:`._lut`), tiles of :data:`LUT_ROWS` rows x 64 neurons."""
+    n, m = out.shape
+    pairs = wn.shape[0]
+    for g in prange((n + LUT_ROWS - 1) // LUT_ROWS):
+        r0 = g * LUT_ROWS
+        tables = np.empty((LUT_ROWS, CHUNKS_PER_WORD * xp.shape[1], 16), np.uint8)
+        for q in range(LUT_ROWS):  # rows past n repeat the last one; their results are not kept
+            row_tables(xp, min(r0 + q, n - 1), tables, q)
+        edge = np.empty((LUT_ROWS, NEURONS), np.int32)
+        for p in range(pairs):
+            c0 = p * NEURONS
+            if r0 + LUT_ROWS <= n and c0 + NEURONS <= m:
+                lut_dots(tables, wn, p, nchunks, k, out, r0, c0, LUT_ROWS)
+            else:
+                lut_dots(tables, wn, p, nchunks, k, edge, 0, 0, LUT_ROWS)
+                for q in range(min(LUT_ROWS, n - r0)):
+                    for j in range(min(NEURONS, m - c0)):
+                        out[r0 + q, c0 + j] = edge[q, j]
 
 
-def kernels_used(words: int):
-    """The (dot, threshold) kernels rows of ``words`` words run on this target CPU (nibble or popcount)."""
-    if NIBBLE_PATH:
-        half = -(-words // NIBBLE_WORDS) * NIBBLE_WORDS
-        return _nibble_kernels(half // NIBBLE_WORDS if half <= SPECIALISED_WORDS else 0)
-    return _kernels_for(words)
+@dual
+def _lut_threshold_kernel(xp, wn, nchunks, k, thresholds, out):
+    """Packed ``out[i, j // 64]`` bit ``j % 64`` = [dot >= thresholds[j]] by table lookup (:mod:`._lut`)."""
+    n = xp.shape[0]
+    pairs = wn.shape[0]
+    for g in prange((n + LUT_ROWS - 1) // LUT_ROWS):
+        r0 = g * LUT_ROWS
+        tables = np.empty((LUT_ROWS, CHUNKS_PER_WORD * xp.shape[1], 16), np.uint8)
+        for q in range(LUT_ROWS):
+            row_tables(xp, min(r0 + q, n - 1), tables, q)
+        if r0 + LUT_ROWS <= n:
+            for p in range(pairs):
+                lut_bits(tables, wn, p, nchunks, k, thresholds, out, r0, LUT_ROWS)
+        else:
+            edge = np.empty((LUT_ROWS, pairs), np.uint64)
+            for p in range(pairs):
+                lut_bits(tables, wn, p, nchunks, k, thresholds, edge, 0, LUT_ROWS)
+            for q in range(n - r0):
+                for p in range(pairs):
+                    out[r0 + q, p] = edge[q, p]
 
 
-def _run(which: int, xp, wp, k: int, *rest) -> None:
-    """Run kernel ``which`` (0: dot, 1: threshold) on the target CPU's path (nibble tiles or popcount)."""
+def kernels_used(words: int, lut: bool = LUT_PATH):
+    """The (dot, threshold) kernels rows of ``words`` words run on: table lookup (``lut``, the default on AVX2
+    without VPOPCNTDQ) or popcount."""
+    return (_lut_dot_kernel, _lut_threshold_kernel) if lut else _kernels_for(words)
+
+
+def _run(which: int, xp, wp, k: int, *rest, lut: bool = LUT_PATH) -> None:
+    """Run kernel ``which`` (0: dot, 1: threshold) by table lookup (``lut``; needs AVX2) or by popcount."""
     work = xp.shape[0] * wp.shape[0] * xp.shape[1]
-    kernel = kernels_used(xp.shape[1])[which]
-    if NIBBLE_PATH:
-        xs, half = _split_nibbles(xp)
-        ws, _ = _split_nibbles(wp)
-        kernel(work, xs, ws, np.int64(half), np.int64(k), *rest)
+    kernel = kernels_used(xp.shape[1], lut)[which]
+    if lut:
+        wn = weight_nibbles(wp)
+        if which == 1:
+            rest = (padded_thresholds(rest[0], wn.shape[0]), *rest[1:])
+        kernel(work, xp, wn, np.int64(-(-k // 4)), np.int64(k), *rest)
     else:
         kernel(work, xp, wp, np.int64(k), *rest)
 

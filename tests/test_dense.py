@@ -5,7 +5,24 @@ from hypothesis import given
 from strategies import NEURONS, ROWS, SEEDS, WIDTHS
 
 import sqnn_kernels as sk
+from sqnn_kernels import dense
 from sqnn_kernels import reference as ref
+from sqnn_kernels._jit import target_has_avx2
+
+PATHS = [False, True] if target_has_avx2() else [False]  # table lookup needs AVX2; popcount runs anywhere
+
+
+def _both_paths(xp, wp, k, thresholds):
+    """(dots, bits) of every kernel path this host can run: ``{lut: (dots, bits)}``."""
+    out = {}
+    for lut in PATHS:
+        dots = np.empty((xp.shape[0], wp.shape[0]), np.int32)
+        bits = np.zeros((xp.shape[0], (wp.shape[0] + 63) // 64), np.uint64)
+        if xp.shape[0]:
+            dense._run(0, xp, wp, k, dots, lut=lut)
+            dense._run(1, xp, wp, k, np.asarray(thresholds, np.int32), bits, lut=lut)
+        out[lut] = dots, bits
+    return out
 
 
 def _random_pair(n, k, m, seed):
@@ -34,6 +51,34 @@ def test_threshold_matches_reference(n, k, m, seed):
     np.testing.assert_array_equal(out, ref.binary_dense_threshold(xp, wp, k, thresholds))
     if m % 64 and n:
         assert not np.any(out[:, -1] >> np.uint64(m % 64))
+
+
+@given(n=ROWS, k=WIDTHS, m=NEURONS, seed=SEEDS)
+def test_table_lookup_and_popcount_paths_match_reference(n, k, m, seed):
+    """Both kernel paths, whichever this CPU defaults to: edge tiles (rows past a multiple of 4, neurons past
+    a multiple of 64), widths not a multiple of 4 or 64."""
+    rng, xp, wp = _random_pair(n, k, m, seed)
+    thresholds = rng.integers(-k - 1, k + 2, m)
+    expected = ref.xnor_popcount_dense(xp, wp, k), ref.binary_dense_threshold(xp, wp, k, thresholds)
+    for dots, bits in _both_paths(xp, wp, k, thresholds).values():
+        np.testing.assert_array_equal(dots, expected[0])
+        np.testing.assert_array_equal(bits, expected[1])
+
+
+@pytest.mark.parametrize("k", [252, 253, 1100, 65520, 65600])
+def test_counts_at_their_largest_cross_every_counter_width(k):
+    """Rows that disagree in every bit (count k) or in none (count 0), around the widths where the table
+    path widens its counters: 63 chunks (252 bits) fill a byte, 260 x 63 chunks (65,520 bits) a uint16."""
+    ones = sk.pack_bits(np.ones((1, k), bool))
+    zeros = sk.pack_bits(np.zeros((1, k), bool))
+    xp = np.concatenate([ones, zeros, ones, zeros, ones])  # 5 rows: one full tile of 4, one edge row
+    wp = np.concatenate([zeros, ones] * 33)  # 66 neurons: one full 64-neuron tile, one edge tile
+    agree = np.not_equal.outer(np.arange(5) % 2, np.arange(66) % 2)  # rows of ones meet weights of ones
+    expected = np.where(agree, k, -k)
+    thresholds = np.tile([k, -k + 1], 33)  # only agreeing pairs reach their threshold, in both columns
+    for dots, bits in _both_paths(xp, wp, k, thresholds).values():
+        np.testing.assert_array_equal(dots, expected)
+        np.testing.assert_array_equal(bits, sk.pack_bits(expected >= thresholds))
 
 
 def test_wide_rows_match_reference(rng):

@@ -13,6 +13,7 @@ SUBSET = [
     "test_bits.py::test_pack_matches_reference_and_roundtrips",
     "test_dense.py::test_xnor_popcount_matches_reference",
     "test_dense.py::test_threshold_matches_reference",
+    "test_dense.py::test_table_lookup_and_popcount_paths_match_reference",
     "test_thermometer.py::test_thermometer_matches_reference",
     "test_bernoulli.py::test_bernoulli_matches_reference",
     "test_information.py::test_per_neuron_mi_matches_reference",
