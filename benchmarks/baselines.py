@@ -36,6 +36,16 @@ def autograd_layer(x, packed, w, b, slope: float):
     return autograd_activation(x @ w.sign_ste(), b, w.shape[0], slope)
 
 
+def autograd_thermometer_layer(levels, widths, w, b, slope: float):
+    """:func:`training.fused.thermometer_layer` from autograd ops: the dense ±1 thermometer code (feature
+    ``f``'s bits ``+1`` for its first ``levels[r, f]`` edges), then :func:`autograd_layer`."""
+    from training.autograd import Tensor
+
+    cols = [np.where(np.arange(wf)[None, :] < levels[:, f:f + 1], 1.0, -1.0) for f, wf in enumerate(widths)]
+    x = Tensor(np.concatenate(cols, axis=1).astype(w.data.dtype), requires_grad=False)
+    return autograd_layer(x, None, w, b, slope)
+
+
 def autograd_dot(x, packed, w):
     """:func:`training.fused.binary_dot` as the float matrix product ``x @ sign(W)`` (``packed`` not used)."""
     return x @ w.sign_ste()

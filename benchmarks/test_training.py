@@ -118,6 +118,7 @@ def numpy_autograd_ops():
     import training.optim as optim
 
     swaps = [(classifier, "binary_layer", baselines.autograd_layer),
+             (classifier, "thermometer_layer", baselines.autograd_thermometer_layer),
              (classifier, "binary_dot", baselines.autograd_dot),
              (classifier, "binary_logit", baselines.autograd_logit),
              (losses, "group_code_means", baselines.autograd_code_means),

@@ -22,6 +22,7 @@ from training.fused import (
     group_code_means,
     n_code_columns,
     stochastic_activation,
+    thermometer_layer,
     unpack_pm1,
 )
 
@@ -230,6 +231,10 @@ def test_same_bits_for_any_thread_count():
     perm = rng.permutation(m)
     gcond = rng.normal(size=(2, n_code_columns(m, 4)))
     dot = rng.integers(-64, 65, (n, m)).astype(np.float32)
+    widths = np.full(18, 16)
+    levels = rng.integers(0, 17, (n, 18)).astype(np.uint8)
+    w = rng.uniform(-1, 1, (288, m)).astype(np.float32)
+    gth = rng.normal(size=(n, m)).astype(np.float32)
     results = []
     before = numba.get_num_threads()
     try:
@@ -239,7 +244,10 @@ def test_same_bits_for_any_thread_count():
             group_code_means(t, perm, a, 4, 1e-7).backward(gcond)
             act = stochastic_activation(d, Tensor(np.zeros(m, np.float32)), 64, 32.0)
             act.backward(np.ones((n, m), np.float32))
-            results.append((t.grad, act.data, d.grad))
+            wt = Tensor(w)
+            th = thermometer_layer(levels, widths, wt, Tensor(np.zeros(m, np.float32)), 32.0)
+            th.backward(gth)
+            results.append((t.grad, act.data, d.grad, th.data, wt.grad))
     finally:
         numba.set_num_threads(before)
     for got in results[1:]:
@@ -378,3 +386,81 @@ def test_category_rows_refuses_a_row_in_two_categories():
         category_rows(a)
     with pytest.raises(ValueError, match="at most one non-zero"):
         group_code_means(Tensor(np.full((3, 4), 0.5)), np.arange(4), a, 2, 1e-7)
+
+
+@st.composite
+def thermometer_cases(draw):
+    n = draw(st.integers(0, 70))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    widths = rng.integers(1, 40, draw(st.integers(1, 9)))  # k not a multiple of 64, k < 64 and k > 64
+    levels = (rng.random((n, widths.size)) * (widths + 1)).astype(np.uint8)
+    m = draw(st.integers(1, 70))
+    w = rng.uniform(-1.3, 1.3, (int(widths.sum()), m)).astype(np.float32)
+    w[rng.random(w.shape) < 0.1] = 0.0  # sign(0) = +1
+    b = rng.normal(0, 0.3, m).astype(np.float32)
+    return levels, widths, w, b, rng
+
+
+@given(thermometer_cases())
+def test_thermometer_layer_is_the_binary_layer(case):
+    levels, widths, w, b, rng = case
+    x = ref.thermometer_pm1(levels, widths).astype(np.float32)
+    g = rng.normal(size=(x.shape[0], w.shape[1])).astype(np.float32)
+    wt, bt, wb, bb = Tensor(w), Tensor(b), Tensor(w), Tensor(b)
+    theta = thermometer_layer(levels, widths, wt, bt, 32.0)
+    want = binary_layer(Tensor(x, requires_grad=False), pack_bits(x > 0), wb, bb, 32.0)
+    assert np.array_equal(theta.data, want.data)  # exact integer dot products, the same activation table
+    theta.backward(g)
+    want.backward(g)
+    assert np.array_equal(bt.grad, bb.grad)
+    # float64 per-level sums rounded once against a float32 matrix product
+    assert np.allclose(wt.grad, wb.grad, rtol=1e-5, atol=1e-6 * max(1.0, np.abs(wb.grad).max()))
+
+
+@given(thermometer_cases())
+def test_thermometer_kernels_match_twins(case):
+    from training.fused import _thermo_weight_grad
+
+    levels, widths, w, _, rng = case
+    n, n_feat = levels.shape
+    k, m = w.shape
+    base = np.cumsum(widths) - widths + np.arange(n_feat)
+    ga = rng.normal(size=(n, m))
+    gw = np.empty((k, m), dtype=np.float32)
+    _thermo_weight_grad.serial(levels, base, widths, ga, 1.0 / k, np.zeros((k + n_feat, m)), gw)
+    assert np.allclose(gw, ref.thermometer_weight_grad(levels, widths, ga, k), rtol=1e-6, atol=1e-6)
+    x = ref.thermometer_pm1(levels, widths)
+    assert x.shape == (n, k) and np.array_equal((x > 0).sum(axis=1), levels.astype(int).sum(axis=1))
+
+
+def test_thermometer_layer_gradient_is_the_straight_through_product():
+    """Float64 check of the weight gradient against ``xᵀ ∂L/∂dot · 1[|W| ≤ 1]`` and of the bias against
+    finite differences (the sign has no true derivative: its gradient is the straight-through window)."""
+    rng = np.random.default_rng(8)
+    widths = np.array([3, 1, 5])
+    levels = (rng.random((9, 3)) * (widths + 1)).astype(np.uint8)
+    w = rng.uniform(-1.5, 1.5, (9, 4))
+    b = rng.normal(0, 0.2, 4)
+    x = Tensor(ref.thermometer_pm1(levels, widths), requires_grad=False)
+    wt, wc = Tensor(w), Tensor(w)
+    g = rng.normal(size=(9, 4))
+    thermometer_layer(levels, widths, wt, Tensor(b), 2.0).backward(g)
+    stochastic_activation(x @ wc.sign_ste(), Tensor(b), 9, 2.0).backward(g)
+    assert np.allclose(wt.grad, wc.grad, rtol=1e-12, atol=1e-14)
+    assert gradcheck(lambda bt: thermometer_layer(levels, widths, Tensor(w), bt, 2.0), [b])
+    with pytest.raises(ValueError, match="widths must sum"):
+        thermometer_layer(levels, widths[:2], Tensor(w), Tensor(b), 2.0)
+
+
+def test_thermometer_levels_are_the_packed_code():
+    from training.layers import PackedSigns, fit_edges
+
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(60, 7))
+    x[:5] = 0.0  # values on an edge count it (x ≥ edge)
+    edges = fit_edges(x, 12)
+    code = PackedSigns.encode(x, edges)
+    assert code.levels.dtype == np.uint8 and list(code.widths) == [e.size for e in edges]
+    assert np.array_equal(ref.thermometer_pm1(code.levels, code.widths), np.asarray(code, dtype=np.float64))
+    rows = np.array([3, 0, 59])
+    assert np.array_equal(code[rows].levels, code.levels[rows])

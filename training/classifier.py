@@ -63,7 +63,7 @@ from ._validation import (
     labelled_mask,
 )
 from .autograd import Tensor
-from .fused import binary_dot, binary_layer, binary_logit, unpack_pm1
+from .fused import binary_dot, binary_layer, binary_logit, thermometer_layer, unpack_pm1
 from .layers import PackedSigns, activation, bits_to_pm1, encode_pm1, fit_edges, fold_thresholds, pack_sign
 from .losses import MAX_JOINT_NEURONS, MI_KINDS, cross_entropy, layer_mi
 from .optim import Adam
@@ -395,11 +395,16 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
         """Stochastic forward of a batch: logits (B, n_out), θ per layer, sampled ±1 inputs of each stage."""
         dtype = self._tensors[0][0].data.dtype
         packed = x.packed  # the ±1 rows as bits: the forward dot products are XNOR-popcounts
-        h = Tensor(unpack_pm1(packed, x.k, dtype), requires_grad=False)  # dense, for the weight gradients
+        h = None  # a thermometer code enters by its levels (thermometer_layer), other inputs densely
+        if x.levels is None:
+            h = Tensor(unpack_pm1(packed, x.k, dtype), requires_grad=False)  # for the weight gradients
         thetas, samples = [], []
         slope = float(self.slope)
         for (w, b), seed in zip(self._tensors, seeds, strict=True):
-            theta = binary_layer(h, packed, w, b, slope)  # σ(slope · (h · sign(W) / k + b))
+            if h is None:
+                theta = thermometer_layer(x.levels, x.widths, w, b, slope)
+            else:
+                theta = binary_layer(h, packed, w, b, slope)  # σ(slope · (h · sign(W) / k + b))
             packed = sk.bernoulli_pack(theta.data, int(seed))
             h = theta.ste(unpack_pm1(packed, theta.shape[1], dtype), 2.0)  # the ±1 sample; ∂(2θ − 1)/∂θ = 2
             thetas.append(theta)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["activation_backward", "activation_forward", "adam_step", "codes_backward", "codes_forward",
-           "table_lookup", "unpack_pm1"]
+__all__ = ["activation_backward", "activation_forward", "adam_step", "category_rows", "codes_backward",
+           "codes_forward", "table_lookup", "thermometer_pm1", "thermometer_weight_grad", "unpack_pm1"]
 
 
 def activation_forward(dot: np.ndarray, b: np.ndarray, k: int, slope: float) -> np.ndarray:
@@ -98,3 +98,16 @@ def codes_backward(theta: np.ndarray, perm: np.ndarray, a: np.ndarray, size: int
         lo = (col0 >> size) * size
         gtheta[:, perm[lo:lo + sz]] = g * (1.0 - 2.0 * eps)
     return gtheta
+
+
+def thermometer_pm1(levels: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Dense ±1 (n, k) of thermometer levels: feature ``f``'s bits are ``+1`` for its first ``levels[r, f]``
+    bits, ``−1`` after."""
+    levels = np.asarray(levels, dtype=np.int64)
+    cols = [np.where(np.arange(wf)[None, :] < levels[:, f:f + 1], 1.0, -1.0) for f, wf in enumerate(widths)]
+    return np.concatenate(cols, axis=1) if cols else np.zeros((levels.shape[0], 0))
+
+
+def thermometer_weight_grad(levels: np.ndarray, widths: np.ndarray, ga: np.ndarray, k: int) -> np.ndarray:
+    """``xᵀ ∂L/∂a / k`` (k, m) in float64 for the thermometer input ``x`` of ``levels``."""
+    return thermometer_pm1(levels, widths).T @ np.asarray(ga, dtype=np.float64) / k

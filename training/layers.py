@@ -24,7 +24,8 @@ import sqnn_kernels as sk
 
 from .autograd import _sigmoid
 
-__all__ = ["PackedSigns", "encode_pm1", "fires", "fit_edges", "fold_thresholds", "pack_sign"]
+__all__ = ["PackedSigns", "encode_pm1", "fires", "fit_edges", "fold_thresholds", "pack_sign",
+           "thermometer_levels"]
 
 
 def fit_edges(x: np.ndarray, n_bins: int) -> list[np.ndarray]:
@@ -61,18 +62,26 @@ class PackedSigns:
     Row selection (``x[rows]``) gives another :class:`PackedSigns`; ``np.asarray(x, dtype)`` unpacks to a
     dense ±1 array (default int8), exactly :func:`encode_pm1`'s values. The trainer unpacks one batch at a
     time, so the whole encoded data set costs ``n · ceil(k / 64) · 8`` bytes instead of ``n · k · 4``.
+
+    A thermometer code made by :meth:`encode` also keeps its **levels**: ``levels[r, f]`` (n, F) is the number
+    of edges of feature ``f`` at or below ``x_rf``, so the ``widths[f]`` bits of feature ``f`` are ``+1`` for
+    its first ``levels[r, f]`` edges and ``−1`` after (``levels`` and ``widths`` are None otherwise).
     """
 
     ndim = 2
 
-    def __init__(self, packed: np.ndarray, k: int):
+    def __init__(self, packed: np.ndarray, k: int, levels: np.ndarray | None = None,
+                 widths: np.ndarray | None = None):
         self.packed = np.asarray(packed, dtype=np.uint64)
         self.k = int(k)
+        self.levels = levels
+        self.widths = widths
 
     @classmethod
     def encode(cls, x: np.ndarray, edges: list[np.ndarray]) -> PackedSigns:
         """The thermometer code of ``x`` (bit 1 = ``+1`` where ``x_f ≥ edge``), as :func:`encode_pm1`."""
-        return cls(sk.thermometer_encode(x, edges), int(sum(e.size for e in edges)))
+        widths = np.array([e.size for e in edges], dtype=np.int64)
+        return cls(sk.thermometer_encode(x, edges), int(widths.sum()), thermometer_levels(x, edges), widths)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -83,10 +92,23 @@ class PackedSigns:
         return self.packed.shape[0]
 
     def __getitem__(self, rows) -> PackedSigns:
-        return PackedSigns(self.packed[rows], self.k)
+        levels = None if self.levels is None else self.levels[rows]
+        return PackedSigns(self.packed[rows], self.k, levels, self.widths)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         return bits_to_pm1(sk.unpack_bits(self.packed, self.k), np.int8 if dtype is None else dtype)
+
+
+def thermometer_levels(x: np.ndarray, edges: list[np.ndarray]) -> np.ndarray:
+    """``levels[r, f]`` = number of edges ``e`` of feature ``f`` with ``x_rf ≥ e`` (the count of its ``+1``
+    thermometer bits, which come first), in the smallest unsigned type that holds the widest feature's
+    count."""
+    x = np.asarray(x)
+    dtype = np.min_scalar_type(max((e.size for e in edges), default=0))
+    levels = np.empty((x.shape[0], len(edges)), dtype=dtype)
+    for f, e in enumerate(edges):
+        levels[:, f] = np.searchsorted(e, x[:, f], side="right")  # edges ≤ x, i.e. x ≥ edge
+    return levels
 
 
 def bits_to_pm1(bits: np.ndarray, dtype=np.float32) -> np.ndarray:
