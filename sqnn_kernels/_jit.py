@@ -267,6 +267,58 @@ target has AVX-512BW (LLVM's auto-vectoriser stops at 256 bits under the host's 
 two on AVX2. ``table``, ``o`` (uint32) and ``acc`` (int16) are C-contiguous; no bounds check."""
 
 
+@intrinsic
+def _byte_word_sum_intrinsic(typingctx, lut, base, x, mp, acc):
+    """``acc[:64] = Σ_q lut[base + (256 q + byte_q(x)) mp : +64]`` over the 8 bytes of ``x``, as int8."""
+    ok = (isinstance(lut, types.Array) and lut.dtype == types.uint8 and lut.layout == "C"
+          and isinstance(acc, types.Array) and acc.dtype == types.int8 and acc.layout == "C"
+          and isinstance(x, types.Integer) and x.bitwidth == 64)
+    if not ok:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        vb = ir.VectorType(ir.IntType(8), 64)
+        ld = _data(context, builder, args[0], lut)
+        at0 = context.cast(builder, args[1], signature.args[1], types.int64)
+        word = args[2]
+        stride = context.cast(builder, args[3], signature.args[3], types.int64)
+        chains = []
+        for q in range(8):  # two independent chains (even and odd bytes), 4 rows each
+            byte = builder.and_(builder.lshr(word, i64(8 * q)), i64(255))
+            at = builder.add(at0, builder.mul(builder.add(byte, i64(256 * q)), stride))
+            row = builder.load(_vector_ptr(builder, ld, at, vb), align=1)
+            if q < 2:
+                chains.append(row)
+            else:
+                chains[q & 1] = builder.add(chains[q & 1], row)
+        dst = _vector_ptr(builder, _data(context, builder, args[4], acc), i64(0), vb)
+        builder.store(builder.add(chains[0], chains[1]), dst, align=1)
+        return context.get_dummy_value()
+
+    return types.none(lut, base, x, mp, acc), codegen
+
+
+def _byte_word_sum_python(lut, base, x, mp, acc) -> None:
+    """Pure-Python ``byte_word_sum`` used when ``NUMBA_DISABLE_JIT=1``."""
+    import numpy as np
+
+    total = np.zeros(64, np.int64)
+    for q in range(8):
+        at = int(base) + (256 * q + (int(x) >> (8 * q) & 255)) * int(mp)
+        total += lut[at : at + 64]
+    acc[:64] = total.astype(np.uint8).view(np.int8)
+
+
+byte_word_sum = _byte_word_sum_python if nb.config.DISABLE_JIT else _byte_word_sum_intrinsic
+"""``byte_word_sum(lut, base, x, mp, acc)``: ``acc[j] = Σ_{q<8} lut[base + (256 q + v_q) mp + j]``, j < 64,
+with ``v_q`` byte q of the uint64 ``x``: the agreeing bits of a one-word input against 64 neurons of a later
+layer (its 8 byte tables, rows of ``mp`` bytes). Two int8 chains of 4 rows each, in explicit ``<64 x i8>`` IR
+(one zmm ``vpaddb`` with a memory operand per row on AVX-512BW, two ymm on AVX2); the caller keeps the sum
+<= 127.
+``lut`` (uint8) and ``acc`` (int8) are C-contiguous; no bounds check."""
+
+
 def _literal(t) -> int | None:
     return t.literal_value if isinstance(t, types.IntegerLiteral) else None
 

@@ -14,8 +14,8 @@ uint8, in two independent chains of as many pairs as cannot overflow (``⌊255 /
 into an int16 accumulator, and
 ``dot_j >= t_j  ⇔  U_j >= ⌈(t_j + N) / 2⌉``, so 64 neurons become one word with a single vector compare
 (:func:`~sqnn_kernels._jit.ge_mask64`). Later layers are XNOR-popcount, vectorised across the neurons:
-``k − 2·popcount(h ⊕ w_j) >= t_j  ⇔  popcount(h ⊕ w_j) <= ⌊(k − t_j) / 2⌋``; on CPUs without a vector
-popcount (AVX2) a later hidden layer whose table fits ``LUT_BYTES`` is instead a lookup like the first layer,
+``k − 2·popcount(h ⊕ w_j) >= t_j  ⇔  popcount(h ⊕ w_j) <= ⌊(k − t_j) / 2⌋``; a later hidden layer whose
+table fits ``LUT_BYTES`` (faster on AVX2 and on AVX-512, see there) is instead a lookup like the first layer,
 its "features" being the bytes of the packed input (256 codes each, ``A_j >= ⌈(t_j + k) / 2⌉``). A layer of
 k <= 64 inputs (one word: 8 byte tables, zero rows past k) runs two rows at once in four int8 chains and
 compares the sums (<= 64) as int8, with no widening (45x8-64-64-1 with AVX2 code: 1.13x the whole engine).
@@ -51,6 +51,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import (
+    byte_word_sum,
     dual,
     ge_mask64,
     jit,
@@ -58,7 +59,6 @@ from ._jit import (
     popcount,
     stack_array,
     sum_rows64,
-    target_has_vector_popcount,
 )
 from .bits import unpack_bits
 from .spec import BinaryNetSpec
@@ -69,12 +69,12 @@ TABLE_BYTES = 1 << 20  # the largest feature group (<= 3) whose tables fit in ~1
 MAX_GROUP = 2  # 3 features per lookup (a 750 kB table for 45x8 -> 64) measured 5 % slower
 MAX_LATER_WIDTH = 256  # later layers at most this wide run in the engine (4 words per row)
 # A later hidden layer is a byte-table lookup (like the first layer) when its table fits LUT_BYTES, else
-# XNOR-popcount. Since pass 3 stopped slicing rows, both run 45x8-64-64-1 at about the same rate on an Emerald
-# Rapids Xeon (1 thread, best of 400 alternating calls: AVX-512 code 19.4 vs 19.3 M rows/s, haswell code 22.0
-# vs 21.8). Popcount stays the choice with a vector popcount (no tables; on Zen 4 it measured 47 vs 55 ns per
-# row), byte tables without: LLVM's AVX2 popcount costs 2 vpshufb per 4 words and 64 neurons, and Haswell to
-# Skylake issue vpshufb on one port (the tables cost 16 loads per row).
-LUT_BYTES = 0 if target_has_vector_popcount() else 1 << 18
+# XNOR-popcount. On an Emerald Rapids Xeon (1 thread, in-process pairs of the same kernel), byte tables are
+# 1.8x faster than popcount with AVX2 code (LLVM's AVX2 popcount costs 2 vpshufb per 4 words and 64 neurons)
+# and, since the one-word layer's rows are summed in explicit <64 x i8> IR (one zmm add per row), also
+# faster with AVX-512 VPOPCNTDQ code: 1.03-1.05x (45x8-64-64-1), 1.09x (64-32), 1.02x (128-128).
+# (Zen 4 measured popcount 47 vs 55 ns per row against 256-bit byte-table code, before that change.)
+LUT_BYTES = 1 << 18
 OFFSET_STACK_BYTES = 8192  # per-block offsets kept on the stack: rows per block = this / (4 * lanes)
 
 
@@ -301,38 +301,20 @@ def _byte_layer(h, ra, cur, wmax, k, mp, lut, base, thr16, toff, acc8, acc8b, ac
 
 
 @jit(inline="always")
-def _byte_word_layer(h, ra, rb, cur, wmax, mp, lut, base, thr8, toff, a, b, a2, b2):
+def _byte_word_layer(h, ra, rb, cur, wmax, mp, lut, base, thr8, toff, a, b):
     """A later hidden layer of k <= 64 inputs (one word) for the rows at ``h[ra:]`` and ``h[rb:]`` at once.
 
-    Each of its 8 byte tables (zero rows for bytes past k) adds one 64-byte row per input byte. Four
-    independent int8 chains (two per row) of 4 table rows each; a row's sum of agreeing bits is at most 64,
-    so it is compared as int8 with ``⌈(t + k) / 2⌉`` (one ``<64 x i8>`` compare, no widening).
+    Each of its 8 byte tables (zero rows for bytes past k) adds one 64-byte row per input byte
+    (:func:`~sqnn_kernels._jit.byte_word_sum`: two int8 chains per row); a row's sum of agreeing bits is at
+    most 64, so it is compared as int8 with ``⌈(t + k) / 2⌉`` (one ``<64 x i8>`` compare, no widening).
     """
     x = h[ra + cur]
     y = h[rb + cur]
     for c in range(mp // 64):
-        for j in range(64):
-            a[j] = 0
-            b[j] = 0
-            a2[j] = 0
-            b2[j] = 0
-        for q in range(0, 8, 2):
-            sq = np.uint64(8 * q)
-            sq1 = np.uint64(8 * q + 8)
-            xa = base + (q * 256 + np.int64((x >> sq) & np.uint64(255))) * mp + c * 64
-            xb = base + ((q + 1) * 256 + np.int64((x >> sq1) & np.uint64(255))) * mp + c * 64
-            ya = base + (q * 256 + np.int64((y >> sq) & np.uint64(255))) * mp + c * 64
-            yb = base + ((q + 1) * 256 + np.int64((y >> sq1) & np.uint64(255))) * mp + c * 64
-            for j in range(64):
-                a[j] += np.int8(lut[np.uint64(xa + j)])
-                b[j] += np.int8(lut[np.uint64(xb + j)])
-                a2[j] += np.int8(lut[np.uint64(ya + j)])
-                b2[j] += np.int8(lut[np.uint64(yb + j)])
-        for j in range(64):
-            a[j] += b[j]
-            a2[j] += b2[j]
+        byte_word_sum(lut, base + c * 64, x, mp, a)
+        byte_word_sum(lut, base + c * 64, y, mp, b)
         h[ra + wmax - cur + c] = ge_mask64(a, 0, thr8, toff + c * 64)
-        h[rb + wmax - cur + c] = ge_mask64(a2, 0, thr8, toff + c * 64)
+        h[rb + wmax - cur + c] = ge_mask64(b, 0, thr8, toff + c * 64)
 
 
 @jit
@@ -352,8 +334,6 @@ def _later_layers(h, nr, w2, wmax, r0, weights, w_off, ks, ms, thr, t_off, lut, 
     acc8b = stack_array(64, np.uint8)
     s8a = stack_array(64, np.int8)  # int8 sums of the one-word byte-table layers (<= 64 each)
     s8b = stack_array(64, np.int8)
-    s8c = stack_array(64, np.int8)
-    s8d = stack_array(64, np.int8)
     acc = stack_array(64, np.int16)
     dot = stack_array(64, np.int64)
     dot2 = stack_array(64, np.int64)
@@ -366,7 +346,7 @@ def _later_layers(h, nr, w2, wmax, r0, weights, w_off, ks, ms, thr, t_off, lut, 
         if lut_off[li] >= 0 and kw == 1:  # one word in: two rows at once, int8 sums
             for i in range(0, nr, 2):
                 _byte_word_layer(h, i * w2, i * w2 + w2, cur, wmax, mp, lut, lut_off[li], thr8, t_off[li],
-                                 s8a, s8b, s8c, s8d)
+                                 s8a, s8b)
         elif lut_off[li] >= 0:  # byte tables: agreeing bits summed like the first layer
             for i in range(nr):
                 _byte_layer(h, i * w2, cur, wmax, ks[li], mp, lut, lut_off[li], thr16, t_off[li], acc8, acc8b,

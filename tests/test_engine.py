@@ -107,7 +107,7 @@ def test_every_feature_grouping_is_exact(rng, monkeypatch, group):
 @pytest.mark.parametrize("lut_bytes", [0, 1 << 22])
 @pytest.mark.parametrize("hidden", [(64, 64), (70, 3), (200, 256, 9), (5, 129, 64, 2)])
 def test_later_layers_by_popcount_or_byte_tables(rng, monkeypatch, lut_bytes, hidden):
-    """Later hidden layers: XNOR-popcount (vector-popcount CPUs) or byte tables (the AVX2 default)."""
+    """Later hidden layers: XNOR-popcount (tables past LUT_BYTES) or byte tables (the default)."""
     monkeypatch.setattr(engine, "LUT_BYTES", lut_bytes)
     spec = random_spec(rng, 9, hidden, 2)
     net = engine.compile_net(spec)
@@ -166,7 +166,7 @@ def test_sum_rows64_adds_the_table_rows(rows, p0, chunk, seed):
 
 def test_target_isa_follows_numbas_feature_rule(monkeypatch):
     """numba compiles for NUMBA_CPU_FEATURES when set, else for the host's features whatever NUMBA_CPU_NAME
-    says: haswell alone on an AVX-512 host is AVX-512 code (haswell tuning), which picks the popcount path."""
+    says: haswell alone on an AVX-512 host is AVX-512 code (haswell tuning) with a vector popcount."""
     import llvmlite.binding as llvm
     import numba
 
