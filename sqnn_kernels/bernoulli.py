@@ -26,14 +26,34 @@ def _mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
+@jit(inline="always")
+def seed_key(seed):
+    """``mix64(seed)``: the generator's key of ``seed`` (uint64)."""
+    return _mix64(np.uint64(seed))
+
+
+@jit(inline="always")
+def row_key(seed_key, row):
+    """``key_r = mix64(seed_key + (r + 1) G)`` of row ``r`` (``seed_key = mix64(seed)``)."""
+    return _mix64(seed_key + (np.uint64(row) + np.uint64(1)) * _G)
+
+
+@jit(inline="always")
+def draw(key, col, p):
+    """The Bernoulli bit of column ``col`` of the row with ``key``: ``[u < p]``, ``u`` the top 53 bits of
+    ``mix64(key + (col + 1) G)`` over 2^53 (``u >> 11 < 2^53`` converts to float64 exactly)."""
+    u = _mix64(key + np.uint64(col + 1) * _G)
+    return np.float64(np.int64(u >> np.uint64(11))) * 2.0**-53 < p
+
+
 @dual
 def _bernoulli_kernel(p, seed, row_offset, out):
     n, m = p.shape
     full = m // 64
-    seed_key = _mix64(np.uint64(seed))
+    key0 = seed_key(seed)
     bad = 0
     for r in prange(n):
-        key = _mix64(seed_key + (np.uint64(row_offset + r) + np.uint64(1)) * _G)
+        key = row_key(key0, row_offset + r)
         for wd in range(full + 1):
             base = wd * 64
             count = min(64, m - base)  # 64 except in the last, partial word
@@ -42,10 +62,7 @@ def _bernoulli_kernel(p, seed, row_offset, out):
             for j in range(count):
                 pj = p[r, base + j]
                 nbad += not (0.0 <= pj <= 1.0)  # also catches NaN
-                u = _mix64(key + np.uint64(base + j + 1) * _G)
-                # u >> 11 < 2^53 converts exactly; bit = [u / 2^64 < p] at 53-bit resolution
-                bit = np.float64(np.int64(u >> np.uint64(11))) * 2.0**-53 < pj
-                acc |= np.uint64(bit) << np.uint64(j)
+                acc |= np.uint64(draw(key, base + j, pj)) << np.uint64(j)
             if count > 0:
                 out[r, wd] = acc
             bad += nbad

@@ -21,6 +21,7 @@ from training.fused import (
     binary_logit,
     group_code_means,
     n_code_columns,
+    sample_pm1,
     stochastic_activation,
     thermometer_layer,
     unpack_pm1,
@@ -247,7 +248,7 @@ def test_same_bits_for_any_thread_count():
             wt = Tensor(w)
             th = thermometer_layer(levels, widths, wt, Tensor(np.zeros(m, np.float32)), 32.0)
             th.backward(gth)
-            results.append((t.grad, act.data, d.grad, th.data, wt.grad))
+            results.append((t.grad, act.data, d.grad, th.data, wt.grad, *sample_pm1(theta, 12345)))
     finally:
         numba.set_num_threads(before)
     for got in results[1:]:
@@ -464,3 +465,18 @@ def test_thermometer_levels_are_the_packed_code():
     assert np.array_equal(ref.thermometer_pm1(code.levels, code.widths), np.asarray(code, dtype=np.float64))
     rows = np.array([3, 0, 59])
     assert np.array_equal(code[rows].levels, code.levels[rows])
+
+
+@given(st.integers(0, 40), st.integers(1, 150), st.integers(0, 2**64 - 1), st.integers(0, 2**32 - 1))
+def test_sample_pm1_is_bernoulli_pack_unpacked(n, m, seed, data_seed):
+    from sqnn_kernels import bernoulli_pack
+
+    rng = np.random.default_rng(data_seed)
+    theta = rng.random((n, m)).astype(np.float32)
+    theta[rng.random((n, m)) < 0.2] = 1.0
+    theta[rng.random((n, m)) < 0.2] = 0.0
+    packed, dense = sample_pm1(theta, seed)
+    assert np.array_equal(packed, bernoulli_pack(theta, seed))
+    assert dense.dtype == np.float32 and np.array_equal(dense, unpack_pm1(packed, m))
+    want_packed, want_dense = ref.sample_pm1(theta, seed, np.float32)
+    assert np.array_equal(packed, want_packed) and np.array_equal(dense, want_dense)

@@ -22,6 +22,7 @@ SUBSET = [
     "test_spec.py::test_forward_matches_reference",
     "test_fused.py::test_group_code_means_matches_twin",
     "test_fused.py::test_category_rows_matches_twin",
+    "test_fused.py::test_sample_pm1_is_bernoulli_pack_unpacked",
     "test_fused.py::test_stochastic_activation_matches_twin",
     "test_fused.py::test_activation_table_and_lookup_match_twins",
     "test_fused.py::test_unpack_pm1_matches_twin",

@@ -63,7 +63,7 @@ from ._validation import (
     labelled_mask,
 )
 from .autograd import Tensor
-from .fused import binary_dot, binary_layer, binary_logit, thermometer_layer, unpack_pm1
+from .fused import binary_dot, binary_layer, binary_logit, sample_pm1, thermometer_layer, unpack_pm1
 from .layers import PackedSigns, activation, bits_to_pm1, encode_pm1, fit_edges, fold_thresholds, pack_sign
 from .losses import MAX_JOINT_NEURONS, MI_KINDS, cross_entropy, layer_mi
 from .optim import Adam
@@ -405,8 +405,8 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
                 theta = thermometer_layer(x.levels, x.widths, w, b, slope)
             else:
                 theta = binary_layer(h, packed, w, b, slope)  # σ(slope · (h · sign(W) / k + b))
-            packed = sk.bernoulli_pack(theta.data, int(seed))
-            h = theta.ste(unpack_pm1(packed, theta.shape[1], dtype), 2.0)  # the ±1 sample; ∂(2θ − 1)/∂θ = 2
+            packed, sample = sample_pm1(theta.data, int(seed), dtype)  # as sk.bernoulli_pack, and dense
+            h = theta.ste(sample, 2.0)  # the ±1 sample; ∂(2θ − 1)/∂θ = 2
             thetas.append(theta)
             samples.append(h)
         if self._out_w.shape[1] == 1:  # logit = α/k · dot + c

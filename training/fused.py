@@ -53,11 +53,13 @@ from numba import prange
 
 import sqnn_kernels as sk
 from sqnn_kernels._jit import PARALLEL_MIN_WORK, Dual, dual, jit
+from sqnn_kernels.bernoulli import draw, row_key, seed_key
+from sqnn_kernels.validation import check_seed
 
 from .autograd import Tensor, sign_pm1, ste_window, unbroadcast
 
 __all__ = ["binary_dot", "binary_layer", "binary_logit", "category_rows", "group_code_means",
-           "n_code_columns", "stochastic_activation", "thermometer_layer", "unpack_pm1"]
+           "n_code_columns", "sample_pm1", "stochastic_activation", "thermometer_layer", "unpack_pm1"]
 
 _BLOCK = 64  # rows per block: the innermost, vectorised loop of the code kernels runs over a block's rows
 
@@ -133,6 +135,22 @@ def _unpack_pm1(packed, out):
             base = wd * 64
             for i in range(min(64, k - base)):
                 out[r, base + i] = 1.0 if (word >> np.uint64(i)) & np.uint64(1) else -1.0
+
+
+@dual
+def _sample_pm1(theta, seed, packed, dense):
+    n, m = theta.shape
+    key0 = seed_key(seed)
+    for r in prange(n):
+        key = row_key(key0, r)
+        for j in range(m):
+            dense[r, j] = 1.0 if draw(key, j, np.float64(theta[r, j])) else -1.0
+        for wd in range(packed.shape[1]):
+            base = wd * 64
+            acc = np.uint64(0)
+            for i in range(min(64, m - base)):
+                acc |= np.uint64(dense[r, base + i] > 0) << np.uint64(i)
+            packed[r, wd] = acc
 
 
 # The code kernels take the rows of each category together: ``order`` lists the rows that weigh into some
@@ -377,6 +395,21 @@ def unpack_pm1(packed: np.ndarray, k: int, dtype=np.float32) -> np.ndarray:
     out = np.empty((packed.shape[0], int(k)), dtype=dtype)
     _run(_unpack_pm1, out.size, packed, out)
     return out
+
+
+def sample_pm1(theta: np.ndarray, seed: int, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Bernoulli samples of ``θ`` (n, m) as packed bits and as dense ±1 ``dtype``, in one pass.
+
+    The bits are those of :func:`sqnn_kernels.bernoulli_pack` ``(θ, seed)`` (same counter-based generator,
+    rows from 0), and the dense matrix is ``unpack_pm1`` of them. ``θ`` must lie in [0, 1] (it is not checked
+    here: the trainer's θ come from a sigmoid).
+    """
+    theta = np.ascontiguousarray(theta)
+    n, m = theta.shape
+    packed = np.empty((n, (m + 63) // 64), dtype=np.uint64)
+    dense = np.empty((n, m), dtype=dtype)
+    _run(_sample_pm1, n * m * 16, theta, np.uint64(check_seed(seed)), packed, dense)
+    return packed, dense
 
 
 def _activation_table(b: np.ndarray, k: int, slope: float, dtype) -> np.ndarray:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["activation_backward", "activation_forward", "adam_step", "category_rows", "codes_backward",
-           "codes_forward", "table_lookup", "thermometer_pm1", "thermometer_weight_grad", "unpack_pm1"]
+           "codes_forward", "sample_pm1", "table_lookup", "thermometer_pm1", "thermometer_weight_grad",
+           "unpack_pm1"]
 
 
 def activation_forward(dot: np.ndarray, b: np.ndarray, k: int, slope: float) -> np.ndarray:
@@ -111,3 +112,11 @@ def thermometer_pm1(levels: np.ndarray, widths: np.ndarray) -> np.ndarray:
 def thermometer_weight_grad(levels: np.ndarray, widths: np.ndarray, ga: np.ndarray, k: int) -> np.ndarray:
     """``xᵀ ∂L/∂a / k`` (k, m) in float64 for the thermometer input ``x`` of ``levels``."""
     return thermometer_pm1(levels, widths).T @ np.asarray(ga, dtype=np.float64) / k
+
+
+def sample_pm1(theta: np.ndarray, seed: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Packed Bernoulli bits of ``θ`` by the kernels' reference generator, and the same bits as dense ±1."""
+    from sqnn_kernels import reference
+
+    packed = reference.bernoulli_pack(theta, seed)
+    return packed, unpack_pm1(packed, np.shape(theta)[1], dtype)
