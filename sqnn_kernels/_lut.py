@@ -31,7 +31,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._jit import _data, _literal
+from ._jit import _data, _literal, jit
 
 NEURONS = 64  # neurons per tile: two 32-byte vectors of weight nibbles, one output word in the bits form
 GROUP = 63  # chunks summed in byte counters before widening: 63 chunks x 4 bits <= 255
@@ -39,15 +39,13 @@ SUPER = 260  # groups summed in uint16 counters before widening: 260 x 252 <= 65
 LANE_NEURON = np.array([32 * (b // 32) + 16 * (b % 2) + (b % 32) // 2 for b in range(64)])
 """Neuron (of the tile's 64) whose weight nibble sits at byte b: within each 32-byte vector, byte 2i holds
 neuron i and byte 2i + 1 neuron 16 + i, so the even and odd bytes of the counters are neurons in order."""
+NEURON_LANE = np.argsort(LANE_NEURON)  # byte of the tile that holds neuron n (the inverse permutation)
 CHUNKS_PER_WORD = 16  # 4-bit chunks per uint64 word: tables and weight nibbles cover whole words
 NO_FIRE = np.iinfo(np.int32).max  # threshold of a padding neuron: no dot product reaches it
 
 
-def weight_nibbles(wp: np.ndarray) -> np.ndarray:
-    """Weights one nibble per byte, neurons fastest: uint8 (ceil(m/64), 16 words, 64).
-
-    ``out[p, c, l]`` is chunk c (bits 4c..4c+3) of neuron ``64 p + l``; neurons past m are all zero.
-    """
+def _weight_nibbles_numpy(wp: np.ndarray) -> np.ndarray:
+    """Plain-numpy twin of :func:`weight_nibbles` (and its stand-in when ``NUMBA_DISABLE_JIT=1``)."""
     m, words = wp.shape
     pairs = -(-m // NEURONS)
     b = np.zeros((pairs * NEURONS, 8 * words), np.uint8)
@@ -57,6 +55,31 @@ def weight_nibbles(wp: np.ndarray) -> np.ndarray:
     np.right_shift(b, 4, out=nib[:, 1::2])
     tiles = nib.reshape(pairs, NEURONS, -1)[:, LANE_NEURON]  # byte order within a tile (LANE_NEURON)
     return np.ascontiguousarray(tiles.transpose(0, 2, 1))
+
+
+@jit
+def _weight_nibbles_kernel(wp, out):
+    """``out[j // 64, c, NEURON_LANE[j % 64]] = chunk c of wp[j]`` for every neuron j (out zeroed)."""
+    low = np.uint64(15)
+    for j in range(wp.shape[0]):
+        p, lane = j // NEURONS, NEURON_LANE[j % NEURONS]
+        for w in range(wp.shape[1]):
+            v = wp[j, w]
+            for c in range(CHUNKS_PER_WORD):
+                out[p, CHUNKS_PER_WORD * w + c, lane] = np.uint8((v >> np.uint64(4 * c)) & low)
+
+
+def weight_nibbles(wp: np.ndarray) -> np.ndarray:
+    """Weights one nibble per byte, 64 neurons side by side: uint8 (ceil(m/64), 16 words, 64).
+
+    ``out[p, c, b]`` is chunk c (bits 4c..4c+3) of neuron ``64 p + LANE_NEURON[b]``; neurons past m are all
+    zero. ``wp``: C-contiguous uint64 (m, words).
+    """
+    if nb.config.DISABLE_JIT:
+        return _weight_nibbles_numpy(wp)
+    out = np.zeros((-(-wp.shape[0] // NEURONS), CHUNKS_PER_WORD * wp.shape[1], NEURONS), np.uint8)
+    _weight_nibbles_kernel(wp, out)
+    return out
 
 
 def padded_thresholds(thresholds: np.ndarray, pairs: int) -> np.ndarray:

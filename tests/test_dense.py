@@ -5,7 +5,7 @@ from hypothesis import given
 from strategies import NEURONS, ROWS, SEEDS, WIDTHS
 
 import sqnn_kernels as sk
-from sqnn_kernels import dense
+from sqnn_kernels import _lut, dense
 from sqnn_kernels import reference as ref
 from sqnn_kernels._jit import target_has_avx2
 
@@ -79,6 +79,15 @@ def test_counts_at_their_largest_cross_every_counter_width(k):
     for dots, bits in _both_paths(xp, wp, k, thresholds).values():
         np.testing.assert_array_equal(dots, expected)
         np.testing.assert_array_equal(bits, sk.pack_bits(expected >= thresholds))
+
+
+@given(m=NEURONS, k=WIDTHS, seed=SEEDS)
+def test_weight_nibbles_kernel_matches_its_numpy_twin(m, k, seed):
+    _, _, wp = _random_pair(0, k, m, seed)
+    got = _lut.weight_nibbles(wp)
+    np.testing.assert_array_equal(got, _lut._weight_nibbles_numpy(wp))
+    if m % 64:  # neurons past m hold zero nibbles (the padding of the last tile)
+        assert not got[-1][:, _lut.NEURON_LANE[m % 64 :]].any()
 
 
 def test_wide_rows_match_reference(rng):
