@@ -135,6 +135,7 @@ def check_int32_vector(v, m: int, name: str) -> np.ndarray:
         raise ValueError(f"{name} must have shape ({m},), one per neuron, got {arr.shape}")
     if not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name} must be integers (dot products are integers), got dtype {arr.dtype}")
-    if arr.size and (arr.min() < np.iinfo(np.int32).min or arr.max() > np.iinfo(np.int32).max):
+    fits = np.can_cast(arr.dtype, np.int32)  # int8/16/32, uint8/16: every value fits, no scan needed
+    if arr.size and not fits and (arr.min() < np.iinfo(np.int32).min or arr.max() > np.iinfo(np.int32).max):
         raise ValueError(f"{name} must fit in int32")
     return np.ascontiguousarray(arr, dtype=np.int32)

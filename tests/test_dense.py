@@ -132,6 +132,9 @@ def test_dense_rejects_bad_input(rng):
         sk.binary_dense_threshold(xp, wp, 70, np.zeros(4, dtype=np.int32))
     with pytest.raises(TypeError, match="thresholds must be integers"):
         sk.binary_dense_threshold(xp, wp, 70, np.zeros(3))
+    for wide in (np.full(3, 2**40), np.full(3, 2**31, np.uint32)):  # dtypes that can hold values past int32
+        with pytest.raises(ValueError, match="thresholds must fit in int32"):
+            sk.binary_dense_threshold(xp, wp, 70, wide)
     with pytest.raises(TypeError, match="xp must have dtype uint64"):
         sk.xnor_popcount_dense(xp.astype(np.int64), wp, 70)
     with pytest.raises(ValueError, match="at least one neuron"):
