@@ -200,3 +200,12 @@ def test_mi_tensors_match_kernels():
 def test_joint_mi_rejects_wide_layers():
     with pytest.raises(ValueError, match="at most 16 neurons"):
         joint_mi_tensor(Tensor(np.full((4, 17), 0.5)), np.array([0, 1, 0, 1]))
+
+
+def test_sign_pm1_is_plus_one_at_zero_and_keeps_the_dtype():
+    from training.autograd import sign_pm1
+
+    for dt in (np.float32, np.float64):
+        a = np.array([[-0.0, 0.0, -1e-30, 2.0, -3.0, np.inf, -np.inf, np.nan]], dtype=dt)
+        got = sign_pm1(a)
+        assert got.dtype == dt and got.tolist() == [[1, 1, -1, 1, -1, 1, -1, -1]]

@@ -48,7 +48,10 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 def sign_pm1(a: np.ndarray) -> np.ndarray:
     """``sign(a)`` as ±1 in ``a``'s dtype, with ``sign(0) = +1`` (the binary weights' rule)."""
-    return np.where(a >= 0, 1.0, -1.0).astype(a.dtype)
+    out = (a >= 0).astype(a.dtype)  # {0, 1}, then 2 · − 1 (exact); np.where on 2-D arrays is ~15x slower
+    out *= 2
+    out -= 1
+    return out
 
 
 def ste_window(a: np.ndarray) -> np.ndarray:
