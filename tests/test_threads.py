@@ -53,3 +53,29 @@ def test_parallel_kernels_with_threads_and_a_forked_pool(layer):
                             text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert result.stdout.strip().endswith(f"ok {layer}")
+
+
+POLICY = """
+import os, sys
+import numpy as np
+import sqnn_kernels as sk
+rng = np.random.default_rng(0)
+edges = [np.sort(rng.normal(size=3)) for _ in range(5)]
+out = sk.OutputLayer(sk.pack_bits(np.ones((1, 15), bool)), 15, np.zeros(1, np.int32))
+spec = sk.BinaryNetSpec(edges, [], out)
+sk.predict_scores(spec, rng.normal(size=(200000, 5)))  # large enough for the parallel build
+print(os.environ.get("OMP_WAIT_POLICY"))
+"""
+
+
+@pytest.mark.parametrize("user", [None, "ACTIVE"])
+def test_prediction_lets_idle_openmp_threads_sleep_unless_told_otherwise(user):
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2", "PYTHONPATH": str(ROOT)}
+    env.pop("NUMBA_DISABLE_JIT", None)
+    env.pop("OMP_WAIT_POLICY", None)
+    if user:
+        env["OMP_WAIT_POLICY"] = user
+    result = subprocess.run([sys.executable, "-c", POLICY], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == (user or "PASSIVE")
