@@ -111,7 +111,7 @@ def test_budget_fit_reports_multiplier_and_heldout_information():
         model.fit(x, y, s)
     assert isinstance(model.gamma_, float) and model.gamma_ > 0
     assert len(model.gamma_history_) == FAST["epochs"]
-    assert len(model.history_["mi_heldout"]) == FAST["epochs"]
+    assert len(model.history_["mi_heldout"]) == FAST["epochs"] == len(model.history_["mi_budget"])
     assert model.mi_heldout_ >= 0 and isinstance(model.budget_met_, bool)
     assert model.budget_met_ == (model.mi_heldout_ <= 0.02 + model.mi_heldout_null_std_)
     assert 1 <= model.best_epoch_ <= FAST["epochs"]
@@ -290,7 +290,7 @@ def test_the_best_feasible_epoch_is_restored():
         d.last_bits = deterministic_bits(x_held, [(w1, b1)], 32.0)  # what measure leaves for the AUC
         d.measure = lambda params, mi=mi: [{"corrected": mi, "null_std": 0.0}]
         d.end_epoch([(w1, b1)], {})
-        d.smoothed = None  # judge every epoch on its own measurement
+        d.gap = None  # judge every epoch on its own measurement
     d.measure = lambda params: [{"corrected": 0.0, "null_std": 0.0}]
     model = SQNNClassifier()
     d.finish(model, [(w1, b1)])
@@ -314,3 +314,32 @@ def test_information_of_several_s_rows_equals_each_row_alone():
         expected = sum(mutual_info_score(codes[:, g], row) for codes, _ in blocks
                        for g in range(codes.shape[1]))
         assert value == pytest.approx(expected / np.log(2), abs=1e-12)
+
+
+def test_dual_signal_is_in_sample_plus_running_gap():
+    d = _dual()  # 10 held-out rows
+    sigma = 0.01
+    signal, res = d.signal([{"corrected": 0.05, "null_std": sigma, "in_sample": 0.01}])
+    assert signal[0] == pytest.approx(0.05)  # the first gap is the whole difference
+    assert res[0] == pytest.approx(sigma)  # the in-sample rows are fixed: their error is part of the gap
+    signal, res = d.signal([{"corrected": 0.03, "null_std": sigma, "in_sample": 0.02}])
+    gap = 0.9 * 0.04 + 0.1 * 0.01  # β = SMOOTHING: the gap is averaged, the in-sample value is not
+    assert signal[0] == pytest.approx(0.02 + gap)
+    assert res[0] == pytest.approx(sigma * np.sqrt(0.9**2 + 0.1**2))
+    for _ in range(200):  # the running average of independent noise: σ √((1 − β) / (1 + β))
+        _, res = d.signal([{"corrected": 0.0, "null_std": sigma}])
+    assert res[0] == pytest.approx(sigma * np.sqrt(0.1 / 1.9))
+
+
+def test_in_sample_rows_are_information_rows_and_capped(monkeypatch):
+    import training.budget as budget
+
+    monkeypatch.setattr(budget, "N_INSAMPLE", 300)
+    _, y, s = leaky(n=1000)
+    model = SQNNClassifier(max_mi=0.01, **FAST)
+    x0 = np.ones((len(y), 3))
+    weighting, _ = make_weighting(model, x0, y, s, 3 * s + (y + 1), 2, 2, np.random.default_rng(0))
+    held, in_sample = weighting.held_rows, weighting.in_rows
+    assert len(held) == pytest.approx(200, abs=4) and len(in_sample) == 300 == np.unique(in_sample).size
+    assert np.intersect1d(held, in_sample).size == 0  # in-sample rows are information-term rows
+    assert np.array_equal(weighting.s_in, s[in_sample]) and np.array_equal(weighting.y_in, y[in_sample])

@@ -79,3 +79,12 @@ def test_budget_plot_shows_budget_and_audit(tmp_path):
              for e in (0.1, 0.01, 0.001)]
     sweep.plot_front(rows, tmp_path / "f.png", "t", reference=False, auc_key="label_auc")
     assert (tmp_path / "f.png").stat().st_size > 10_000
+
+
+def test_sweep_help_lists_the_default_budget_grid():
+    from training.budget import DEFAULT_BUDGETS
+    from training.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command" or a.choices)
+    text = sub.choices["sweep"].format_help().replace("\n", " ")
+    assert ",".join(f"{e:g}" for e in DEFAULT_BUDGETS) in " ".join(text.split()).replace(" ", "")

@@ -12,29 +12,41 @@ term's gradient steps, bias-corrected by a permutation null (as :func:`training.
 
     Î = I(T; S) − mean_p I(T; S_p),     S_p = a seeded permutation of S     (bits).
 
-After every epoch t the multiplier takes one dual-ascent step in log space,
+The held-out estimate is unbiased for rows the network never fitted but noisy: its spread ``σ_l`` (the
+permutation null's) is ~0.015 bit on 2,000 held-out rows of a 64-neuron layer and falls as ``1/n``. The
+same plug-in on the rows of the information term (``X_l``, up to ``N_INSAMPLE`` = 10,000 of them, the same
+groupings, no null) is precise but biased: below the held-out value by ~0.015–0.02 bit on the shower shifts
+(the network hides ``S`` best on the rows it is fitted to) and by the plug-in bias. The dual step therefore
+uses the control variate
 
-    Ī_l ← β Ī_l + (1 − β) Î_l                         (running average, β = 0.5; Ī_l = Î_l at t = 1)
+    Ī_l = X_l + G_l,     G_l ← β G_l + (1 − β) (Î_l − X_l)     (β = 0.9; G_l = Î_l − X_l at t = 1),
+
+the precise in-sample value plus a running average of its slowly drifting gap to the held-out estimate:
+unbiased for held-out rows, with the noise of the held-out estimate averaged over ~1 / (1 − β) epochs. After
+every epoch t the multiplier takes one dual-ascent step in log space,
+
     d_l = sign(Ī_l − ε) · max(|Ī_l − ε| − σ̄_l, 0)     (only the excess beyond the resolution counts)
     log γ_l ← clip(log γ_l + η_t · tanh(d_l / max(ε, σ̄_l)),  [log 10⁻⁴, log 10²]),
     η_t = η / √(1 + t / 10),   η = 0.3,   γ_l = 0.01 at the start,
 
-with ``σ̄_l`` the standard deviation of ``Ī_l`` under a constant information: the permutation null's spread
-``σ_l`` (the estimate's resolution) times ``√((1 − β)/(1 + β))``. The average, the decaying step and the dead
-zone of width ``σ̄_l`` damp the random walk the measurement noise would otherwise drive (on 2,000 held-out rows
-of a 64-neuron layer ``σ_l`` is ~0.01 bit, measured, so budgets near or below it used to push γ to 20–40).
-The grouped estimator averages ``N_GROUPINGS = 2`` random neuron groupings per measurement. A bounded,
-multiplicative step, so the same ``ε`` grid works whatever the natural scale of ``γ`` on a data set (the
-motivation of the budget). γ grows while the held-out information exceeds the budget and decays when the
-budget is slack; starting small lets the network learn the label before the constraint binds (a fixed
-γ = 0.5 from the first epoch costs 0.07 label AUC on fairness data whose useful γ is ~0.05). The warm-up ramp
-of ``gamma_warmup`` multiplies the multiplier as in the fixed-``gamma`` loss; ``gamma`` itself is not used.
+with ``σ̄_l`` the standard deviation of ``Ī_l`` under a constant information: ``σ_l √(Σ_j a_j²)`` for the
+weights ``a_j`` of the running average (``√((1 − β)/(1 + β))`` after many epochs). The in-sample rows are the
+same every epoch, so their sampling error is a constant offset that the gap absorbs. The average, the decaying
+step and the dead zone of width ``σ̄_l`` damp the random walk the measurement noise would otherwise drive
+(budgets near or below the held-out resolution used to push γ to 20–40, or, on 1,200 held-out rows, leave it
+at 0.01 while the adversary still found the domain). The grouped estimator averages ``N_GROUPINGS = 2`` random
+neuron groupings per measurement. A bounded, multiplicative step, so the same ``ε`` grid works whatever the
+natural scale of ``γ`` on a data set (the motivation of the budget). γ grows while the held-out information
+exceeds the budget and decays when the budget is slack; starting small lets the network learn the label before
+the constraint binds (a fixed γ = 0.5 from the first epoch costs 0.07 label AUC on fairness data whose useful
+γ is ~0.05). The warm-up ramp of ``gamma_warmup`` multiplies the multiplier as in the fixed-``gamma`` loss;
+``gamma`` itself is not used.
 
-The returned network is the best *feasible* checkpoint, not necessarily the last epoch: among the epochs
-after the warm-up whose running average ``Ī_l ≤ ε`` (every constrained layer), the one with the largest ROC
-AUC of the held-out labelled rows (``best_epoch_``; the last epoch when no epoch is feasible or the held-out
-rows lack a class). Those rows also train the cross-entropy, so this AUC ranks epochs rather than estimating
-accuracy.
+The returned network is the best *feasible* checkpoint, not necessarily the last epoch: among the epochs after
+the warm-up whose ``Ī_l + σ̄_l ≤ ε`` (every constrained layer: feasible beyond the noise), the one with the
+largest ROC AUC of the held-out labelled rows (``best_epoch_``; the last epoch when no epoch is feasible or
+the held-out rows lack a class). Those rows also train the cross-entropy, so this AUC ranks epochs rather than
+estimating accuracy.
 
 Held-out rows: a stratified share ``max_mi_holdout`` of every (domain, label) cell. They never enter the
 information term; unlabelled ones are dropped from training, labelled ones still train the classifier
@@ -52,8 +64,10 @@ from functools import partial
 
 import numpy as np
 
+import sqnn_kernels as sk
+
 from .autograd import Tensor
-from .layers import activation
+from .layers import PackedSigns, fold_thresholds, pack_sign
 from .losses import MAX_JOINT_NEURONS
 
 __all__ = ["BUDGET_LAYERS", "DEFAULT_BUDGETS", "DualAscent", "FixedWeight", "code_information",
@@ -62,9 +76,10 @@ __all__ = ["BUDGET_LAYERS", "DEFAULT_BUDGETS", "DualAscent", "FixedWeight", "cod
 
 BUDGET_LAYERS = ("last", "all")
 GAMMA_START = 0.01
-SMOOTHING = 0.5  # β of the running average of the measured information the dual step uses
+SMOOTHING = 0.9  # β of the running average of the held-out minus in-sample information (the dual step's gap)
+N_INSAMPLE = 10_000  # at most this many information-term rows give the in-sample part of the dual signal
 N_GROUPINGS = 2  # neuron groupings averaged by one held-out measurement of the grouped estimator
-DEFAULT_BUDGETS = (0.1, 0.03, 0.01, 0.003, 0.001)  # bits: the grid of sqnn sweep --max-mi
+DEFAULT_BUDGETS = (0.1, 0.05, 0.03, 0.02, 0.01, 0.005, 0.003, 0.002, 0.001)  # bits: sqnn sweep --max-mi
 _LOG_BOUNDS = (float(np.log(1e-4)), float(np.log(1e2)))
 
 
@@ -87,22 +102,31 @@ def split_holdout(groups: np.ndarray, fraction: float,
     return np.flatnonzero(mask), held_idx
 
 
-def deterministic_bits(x0: np.ndarray, params: list[tuple[np.ndarray, np.ndarray]],
-                       slope: float) -> list[np.ndarray]:
-    """Deterministic hidden bits ``T_l = [θ_l ≥ 0.5]`` (float {0, 1}) of every layer for ±1 inputs ``x0``.
+def packed_rows(x0) -> PackedSigns:
+    """±1 rows as :class:`~training.layers.PackedSigns` (as given, or an array packed: bit 1 where > 0)."""
+    if isinstance(x0, PackedSigns):
+        return x0
+    x = np.asarray(x0)
+    return PackedSigns(sk.pack_bits(x > 0), x.shape[1])
+
+
+def deterministic_bits(x0, params: list[tuple[np.ndarray, np.ndarray]], slope: float) -> list[np.ndarray]:
+    """Deterministic hidden bits ``T_l = [θ_l ≥ 0.5]`` (float {0, 1}) of every layer for ±1 inputs ``x0``
+    (an array or :class:`~training.layers.PackedSigns`).
 
     ``params`` holds the training-time ``(W, b)`` of each layer (latent weights (k, m), bias in units of
-    ``dot / k``); ``θ_l`` follows :func:`training.layers.activation` with the sign rule ``sign(0) = +1``.
+    ``dot / k``); ``θ_l`` follows :func:`training.layers.activation` with the sign rule ``sign(0) = +1``,
+    applied as the deployed network applies it: XNOR-popcount dots against the integer thresholds of
+    :func:`training.layers.fold_thresholds` (:func:`sqnn_kernels.binary_dense_threshold`).
     """
-    h = np.asarray(x0, dtype=np.float32)  # ±1 dot products are exact integers in float32 (|dot| ≤ k < 2^24)
+    x = packed_rows(x0)
+    packed, k = x.packed, x.k
     bits = []
     for w, b in params:
-        k = w.shape[0]
-        dot = h @ np.where(w >= 0, 1.0, -1.0).astype(np.float32)
-        theta = activation(dot, np.asarray(b, dtype=np.float64) * k, slope, k)
-        t = theta >= 0.5
-        bits.append(t.astype(np.float64))
-        h = np.where(t, np.float32(1.0), np.float32(-1.0))
+        thresholds = fold_thresholds(np.asarray(b, dtype=np.float64) * w.shape[0], slope, w.shape[0])
+        packed = sk.binary_dense_threshold(packed, pack_sign(w), k, thresholds)
+        k = w.shape[1]
+        bits.append(sk.unpack_bits(packed, k).astype(np.float64))
     return bits
 
 
@@ -134,12 +158,15 @@ def neuron_groups(m: int, kind: str, group_size: int, grouping_seed: int) -> lis
 def group_codes(bits: np.ndarray, groups: list[np.ndarray]) -> list[tuple[np.ndarray, int]]:
     """Integer codes ``Σ_i b_i 2^i`` of every neuron group of hard bits, as ``(codes (n, G), size)`` blocks
     of equal-size groups (codes do not depend on ``S``, so permutation nulls reuse them)."""
-    b = np.asarray(bits) > 0.5
+    b = (np.asarray(bits) > 0.5).astype(np.float32)
     blocks = []
     for size in sorted({len(g) for g in groups}):
-        cols = np.stack([g for g in groups if len(g) == size])  # (G, size)
-        codes = (b[:, cols].astype(np.int64) << np.arange(size)).sum(axis=2)  # (n, G)
-        blocks.append((codes, size))
+        same = [g for g in groups if len(g) == size]
+        place = np.zeros((b.shape[1], len(same)), dtype=np.float32)  # place[i, j] = 2^(position of i in j)
+        for j, g in enumerate(same):
+            place[g, j] = 2.0 ** np.arange(size)
+        # one matrix product; exact: every partial sum is an integer < 2^16 ≤ 2^24
+        blocks.append(((b @ place).astype(np.int64), size))
     return blocks
 
 
@@ -188,9 +215,18 @@ def code_information(bits: np.ndarray, s: np.ndarray, groups: list[np.ndarray]) 
     return codes_information(group_codes(bits, groups), s)
 
 
+def draw_groupings(m: int, kind: str, group_size: int, rng: np.random.Generator,
+                   n_groupings: int = N_GROUPINGS) -> list[list[np.ndarray]]:
+    """The neuron groupings of one measurement: ``n_groupings`` random ones for "grouped", else the single
+    fixed one of :func:`neuron_groups`."""
+    n_draws = max(1, int(n_groupings)) if kind == "grouped" else 1
+    return [neuron_groups(m, kind, group_size, int(rng.integers(0, 2**63))) for _ in range(n_draws)]
+
+
 def heldout_information(bits: np.ndarray, s: np.ndarray, y: np.ndarray | None, kind: str, n_cat: int,
                         group_size: int, rng: np.random.Generator,
-                        n_permutations: int = 8, n_groupings: int = N_GROUPINGS) -> dict[str, float]:
+                        n_permutations: int = 8, n_groupings: int = N_GROUPINGS,
+                        groupings: list[list[np.ndarray]] | None = None) -> dict[str, float]:
     """The trainer's estimator ``kind`` of ``I(T; S)`` or ``I(T; S | Y)`` on held-out hard bits, and its null.
 
     Returns ``estimate`` (plug-in, bits), ``bias`` (mean over ``n_permutations`` permutations of ``s``, whose
@@ -200,12 +236,13 @@ def heldout_information(bits: np.ndarray, s: np.ndarray, y: np.ndarray | None, k
     its information term is this mean over groupings; one grouping alone adds a spread of ~0.002 bits on
     10,000 rows of a 64-neuron layer, measured); the permutations reuse the same groupings. For
     "conditional", ``Σ_c (N_c / N_lab) I(T; S | Y = c)`` over labelled rows, permuting ``s`` within classes.
+    ``groupings`` (from :func:`draw_groupings`) replaces the draw, e.g. to measure two row sets alike.
     """
     bits = np.asarray(bits)
     s = np.asarray(s)
-    n_draws = max(1, int(n_groupings)) if kind == "grouped" else 1
-    groupings = [neuron_groups(bits.shape[1], kind, group_size, int(rng.integers(0, 2**63)))
-                 for _ in range(n_draws)]
+    if groupings is None:
+        groupings = draw_groupings(bits.shape[1], kind, group_size, rng, n_groupings)
+    n_draws = len(groupings)
     if kind == "conditional":
         y = np.asarray(y)
         cells = [np.flatnonzero(y == c) for c in np.unique(y[y >= 0])]
@@ -266,6 +303,9 @@ class DualAscent(FixedWeight):
     layers : "last" (constrain the last hidden layer; one multiplier weighs every penalised layer) or "all"
         (one constraint and multiplier per hidden layer).
     x_held, s_held, y_held : the held-out rows (±1 encoded inputs, domains, labels).
+    x_in, s_in, y_in : rows of the information term (at most ``N_INSAMPLE``) whose plug-in estimate is the
+        in-sample part of the dual signal (module docstring); None: the signal is the running average of
+        the held-out estimate alone.
     kind, n_cat, group_size : the trainer's estimator settings.
     slope : the network's θ slope.
     rng : generator for the estimator's groupings and the permutations.
@@ -279,14 +319,16 @@ class DualAscent(FixedWeight):
     def __init__(self, max_mi: float, warmup: int, n_layers: int, layers: str,
                  x_held: np.ndarray, s_held: np.ndarray, y_held: np.ndarray, kind: str, n_cat: int,
                  group_size: int, slope: float, rng: np.random.Generator, step: float = 0.3,
-                 n_permutations: int = 8, network=None):
+                 n_permutations: int = 8, network=None, x_in=None, s_in=None, y_in=None):
         super().__init__(GAMMA_START, warmup, n_layers)
         self.max_mi, self.layers, self.step = float(max_mi), layers, float(step)
         self.constrained = list(range(n_layers)) if layers == "all" else [n_layers - 1]
         self.log_gamma = np.full(len(self.constrained), np.log(GAMMA_START))
         self.n_permutations = int(n_permutations)
-        self.smoothed, self.epoch = None, 0
-        self.x_held, self.s_held, self.y_held = x_held, s_held, y_held
+        self.gap, self.weight_sq, self.epoch = None, 0.0, 0
+        self.x_held, self.s_held, self.y_held = packed_rows(x_held), s_held, y_held
+        self.x_in = None if x_in is None else packed_rows(x_in)
+        self.s_in, self.y_in = s_in, y_in
         self.last_bits: list[np.ndarray] = []
         self.kind, self.n_cat, self.group_size, self.slope, self.rng = kind, n_cat, group_size, slope, rng
         self.history_gamma: list[list[float]] = []
@@ -305,44 +347,62 @@ class DualAscent(FixedWeight):
         return np.full(self.n_layers, g[0])
 
     def measure(self, params) -> list[dict[str, float]]:
-        """Held-out information of each constrained layer for the current weights."""
+        """Held-out information of each constrained layer for the current weights (the keys of
+        :func:`heldout_information`) and, with in-sample rows, the plug-in ``in_sample`` on them with the
+        same groupings."""
         bits = self.last_bits = deterministic_bits(self.x_held, params, self.slope)
-        return [heldout_information(bits[li], self.s_held, self.y_held, self.kind, self.n_cat,
-                                    self.group_size, self.rng, self.n_permutations)
-                for li in self.constrained]
+        use_in = self.x_in is not None and len(self.s_in) > 0
+        bits_in = deterministic_bits(self.x_in, params, self.slope) if use_in else None
+        out = []
+        for li in self.constrained:
+            groupings = draw_groupings(bits[li].shape[1], self.kind, self.group_size, self.rng)
+            d = heldout_information(bits[li], self.s_held, self.y_held, self.kind, self.n_cat,
+                                    self.group_size, self.rng, self.n_permutations, groupings=groupings)
+            if use_in:
+                d["in_sample"] = heldout_information(bits_in[li], self.s_in, self.y_in, self.kind,
+                                                     self.n_cat, self.group_size, self.rng, 0,
+                                                     groupings=groupings)["estimate"]
+            out.append(d)
+        return out
 
-    def resolution(self, info: list[dict[str, float]]) -> np.ndarray:
-        """Standard deviation ``σ̄_l`` of the running average ``Ī_l`` when the held-out information is
-        constant: the null's spread ``σ_l`` times ``√((1 − β)/(1 + β))`` (an exponential average of
-        independent measurements); the first measurement has ``σ_l`` itself."""
+    def signal(self, info: list[dict[str, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Update the running gap and return the dual signal ``Ī_l = X_l + G_l`` and its resolution ``σ̄_l``
+        (module docstring); without an in-sample value ``X_l = 0`` and ``Ī_l`` is the running average of
+        the held-out estimate."""
+        corrected = np.array([d["corrected"] for d in info])
+        in_sample = np.array([d.get("in_sample", 0.0) for d in info])
         sigma = np.array([d["null_std"] for d in info])
-        return sigma if self.epoch <= 1 else sigma * np.sqrt((1 - SMOOTHING) / (1 + SMOOTHING))
+        if self.gap is None:
+            self.gap, self.weight_sq = corrected - in_sample, 1.0
+        else:
+            self.gap = SMOOTHING * self.gap + (1 - SMOOTHING) * (corrected - in_sample)
+            self.weight_sq = SMOOTHING**2 * self.weight_sq + (1 - SMOOTHING) ** 2
+        return in_sample + self.gap, sigma * np.sqrt(self.weight_sq)
 
     def end_epoch(self, params, history: dict) -> None:
-        """Measure ``Î_l`` on the held-out rows, take one dual-ascent step and keep the best checkpoint.
+        """Measure ``Î_l`` on the held-out rows (and ``X_l`` in sample), take one dual-ascent step and keep
+        the best checkpoint.
 
         The step moves ``log γ_l`` only by the part of ``Ī_l − ε`` beyond the resolution ``σ̄_l`` (a
         confidence test: an excess within the estimator's noise is no evidence that the constraint binds or
-        is slack). An epoch after the warm-up whose running average ``Ī_l ≤ ε`` for every constrained layer
-        is *feasible*; among feasible epochs the network with the largest ROC AUC of the held-out labelled
-        rows is kept (ties: the later epoch) and restored by :meth:`finish`.
+        is slack). An epoch after the warm-up whose signal is below the budget by at least its resolution,
+        ``Ī_l + σ̄_l ≤ ε``, for every constrained layer is *feasible* (an epoch that merely looks feasible
+        through noise, e.g. early while the gap is still young, is not); among feasible epochs the network
+        with the largest ROC AUC of the held-out labelled rows is kept (ties: the later epoch) and restored
+        by :meth:`finish`.
         """
         info = self.measure(params)
-        corrected = np.array([d["corrected"] for d in info])
-        history.setdefault("mi_heldout", []).append(corrected.tolist())
-        if self.smoothed is None:
-            self.smoothed = corrected
-        else:
-            self.smoothed = SMOOTHING * self.smoothed + (1 - SMOOTHING) * corrected
+        history.setdefault("mi_heldout", []).append([d["corrected"] for d in info])
+        signal, sigma = self.signal(info)
+        history.setdefault("mi_budget", []).append(signal.tolist())
         self.epoch += 1
-        sigma = self.resolution(info)
-        excess = self.smoothed - self.max_mi
+        excess = signal - self.max_mi
         beyond = np.sign(excess) * np.maximum(np.abs(excess) - sigma, 0.0)
         violation = np.tanh(beyond / np.maximum(self.max_mi, sigma))
         gamma_now = np.exp(self.log_gamma)
         step = self.step / np.sqrt(1.0 + self.epoch / 10.0)
         self.log_gamma = np.clip(self.log_gamma + step * violation, *_LOG_BOUNDS)
-        if self.select and self.epoch >= self.warmup and np.all(excess <= 0):
+        if self.select and self.epoch >= self.warmup and np.all(excess + sigma <= 0):
             self.keep_if_best(params, gamma_now)
 
     def keep_if_best(self, params, gammas: np.ndarray) -> None:
@@ -465,6 +525,11 @@ def make_weighting(model, x0: np.ndarray, y: np.ndarray, s: np.ndarray, groups: 
                            network=partial(network_arrays, model))
     in_mi = np.ones(len(y), dtype=bool)
     in_mi[held] = False
+    in_rows = np.flatnonzero(in_mi)
+    if len(in_rows) > N_INSAMPLE:
+        in_rows = np.sort(rng.choice(in_rows, N_INSAMPLE, replace=False))
+    weighting.x_in, weighting.s_in, weighting.y_in = packed_rows(x0[in_rows]), s[in_rows], y[in_rows]
+    weighting.held_rows, weighting.in_rows = held, in_rows
     rows = np.flatnonzero(in_mi | (y >= 0))
     weighting.mi_rows = in_mi[rows]
     return weighting, rows

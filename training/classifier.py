@@ -274,7 +274,8 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
         ``n_out = 1`` for two classes, K otherwise.
     spec_ : :class:`sqnn_kernels.BinaryNetSpec` built at fit (what ``predict`` runs; see :meth:`to_spec`).
     history_ : dict of per-epoch lists: ``loss``, ``ce``, ``mi`` (bits, per layer), ``seconds`` (and with
-        ``max_mi`` ``mi_heldout``, bias-corrected bits per constrained layer).
+        ``max_mi`` ``mi_heldout``, bias-corrected held-out bits, and ``mi_budget``, the dual step's estimate
+        of them, per constrained layer; see :mod:`training.budget`).
     gamma_ : float (ndarray per layer for ``max_mi_layers="all"``), the final multiplier (``gamma`` if fixed).
     gamma_history_ : list, the multiplier of every epoch (warm-up ramp included).
     mi_heldout_, mi_heldout_null_std_, budget_met_, best_epoch_ : with ``max_mi``: held-out ``I(T; S)`` of

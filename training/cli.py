@@ -631,7 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--max-mi", default=None,
                        help="comma-separated information budgets ε in bits, each traced by "
                             "SQNNClassifier(max_mi=ε) (default training.budget.DEFAULT_BUDGETS: "
-                            "0.1,0.03,0.01,0.003,0.001; '' for none)")
+                            "0.1,0.05,0.03,0.02,0.01,0.005,0.003,0.002,0.001; '' for none)")
     sweep.add_argument("--scheduler", default=None,
                        help="dask scheduler address (e.g. tcp://host:8786): every fit runs as a dask task "
                             "(same results as the local run)")
