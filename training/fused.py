@@ -40,6 +40,13 @@ check every gradient with :func:`~training.autograd.gradcheck`.
   :func:`stochastic_activation`, so θ is the same to the bit with ``(k + 1) m`` instead of ``n m``
   exponentials.
 
+* :func:`thermometer_layer`: :func:`binary_layer` for the first layer, whose input is a thermometer code
+  given by its per-feature levels: dot products from per-feature tables (exact), the weight gradient from
+  per-level sums (``O(n F m)`` for ``F`` features instead of ``O(n k m)``; see its docstring).
+
+* :func:`sample_pm1`: a layer's Bernoulli sample as packed bits (those of
+  :func:`sqnn_kernels.bernoulli_pack`) and as the dense ±1 matrix, in one pass.
+
 Threads: every kernel gives each output element to exactly one thread and sums in a fixed order, so results
 are bit-identical for any ``numba.get_num_threads()``. Arithmetic is float64 inside; outputs take the dtype
 of ``θ`` (float32 in training).
