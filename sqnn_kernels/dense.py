@@ -30,7 +30,14 @@ from ._lut import CHUNKS_PER_WORD, NEURONS, lut_bits, lut_dots, padded_threshold
 from .validation import check_int32_vector, check_packed, check_width
 
 SPECIALISED_WORDS = 16  # widths up to 1024 bits get a kernel with the word count fixed at compile time
-LUT_PATH = target_has_avx2() and not target_has_vector_popcount()  # AVX2 without VPOPCNTDQ: table lookup
+HAS_AVX2 = target_has_avx2()
+LUT_PATH = HAS_AVX2 and not target_has_vector_popcount()  # AVX2 without VPOPCNTDQ: always table lookup
+LUT_MIN_ROWS = (256, 64)  # VPOPCNTDQ hosts, (dot, threshold): fewer rows do not repay the weight layout
+LUT_WORDS = ((3, 15), (1, 16))  # VPOPCNTDQ hosts, (dot, threshold): words per row where lookup wins
+# Measured on an Emerald Rapids Xeon, AVX-512 code, 1 thread, median of alternating pairs (lookup / vpopcntq
+# time): threshold 20000x64->64 0.55, 10000x280->64 0.43, 256x280->64 0.62, 64x280->64 0.90, 4096x1024->1024
+# 0.71, but 16x280->64 1.6 and 2000x2048->256 1.0 (4 rows' tables outgrow L1); dot 10000x128->64 1.19,
+# 20000x190->64 0.83, 10000x256->128 0.68, 5000x640->128 0.42, 4096x1024->1024 1.0, 64x280->64 1.08.
 LUT_ROWS = 4  # table-lookup path: rows per tile (their tables, 4 KB per 1024 bits each, stay in L1)
 
 
@@ -181,14 +188,27 @@ def _lut_threshold_kernel(xp, wn, nchunks, k, thresholds, out):
                     out[r0 + q, p] = edge[q, p]
 
 
+def use_lookup(which: int, rows: int, words: int) -> bool:
+    """Whether kernel ``which`` (0: dot, 1: threshold) runs by table lookup for ``rows`` rows of ``words``
+    words: always on AVX2 without VPOPCNTDQ; on VPOPCNTDQ hosts where it was measured faster
+    (:data:`LUT_MIN_ROWS`, :data:`LUT_WORDS`); never without AVX2."""
+    if LUT_PATH or not HAS_AVX2:
+        return LUT_PATH
+    low, high = LUT_WORDS[which]
+    return rows >= LUT_MIN_ROWS[which] and low <= words <= high
+
+
 def kernels_used(words: int, lut: bool = LUT_PATH):
     """The (dot, threshold) kernels rows of ``words`` words run on: table lookup (``lut``, the default on AVX2
     without VPOPCNTDQ) or popcount."""
     return (_lut_dot_kernel, _lut_threshold_kernel) if lut else _kernels_for(words)
 
 
-def _run(which: int, xp, wp, k: int, *rest, lut: bool = LUT_PATH) -> None:
-    """Run kernel ``which`` (0: dot, 1: threshold) by table lookup (``lut``; needs AVX2) or by popcount."""
+def _run(which: int, xp, wp, k: int, *rest, lut: bool | None = None) -> None:
+    """Run kernel ``which`` (0: dot, 1: threshold) by table lookup (``lut``; needs AVX2) or by popcount;
+    ``lut=None``: as :func:`use_lookup` chooses."""
+    if lut is None:
+        lut = use_lookup(which, xp.shape[0], xp.shape[1])
     work = xp.shape[0] * wp.shape[0] * xp.shape[1]
     kernel = kernels_used(xp.shape[1], lut)[which]
     if lut:
