@@ -42,17 +42,15 @@ def test_split_holdout_stratified_and_disjoint():
     assert [int(np.sum(groups[held] == g)) for g in (0, 1, 2, 5)] == [25, 10, 0, 2]  # the single row stays
 
 
-def test_heldout_rows_leave_the_information_term_but_labels_still_train():
+def test_heldout_rows_leave_every_gradient_step():
     y = np.repeat([0, 1, -1, -1], 50)
     s = np.repeat([0, 0, 1, 1], 50)
     groups = s * 3 + (y + 1)
     model = SQNNClassifier(max_mi=0.01)
     weighting, rows = make_weighting(model, np.zeros((200, 3)), y, s, groups, 2, 1, np.random.default_rng(0))
-    held_unlabelled = 100 - np.count_nonzero(y[rows] == -1)
-    assert held_unlabelled == 20  # 20 % of the 100 unlabelled rows are dropped from training ...
-    assert np.count_nonzero(y[rows] >= 0) == 100  # ... every labelled row still trains the classifier
-    assert np.count_nonzero(~weighting.mi_rows) == 20  # ... but 20 labelled ones never enter I(T;S)
-    assert np.all(y[rows][~weighting.mi_rows] >= 0)
+    assert len(rows) == 160 and np.intersect1d(rows, weighting.held_rows).size == 0  # 20 % of each cell
+    assert np.count_nonzero(y[rows] >= 0) == 80  # labelled held-out rows train nothing either (they are
+    assert weighting.mi_rows is None  # fresh rows for the measurement); every training row enters I(T;S)
     assert len(weighting.s_held) == 40 and set(weighting.s_held) == {0, 1}
 
 

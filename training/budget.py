@@ -45,16 +45,16 @@ the constraint binds (a fixed γ = 0.5 from the first epoch costs 0.07 label AUC
 The returned network is the best *feasible* checkpoint, not necessarily the last epoch: among the epochs after
 the warm-up whose ``Ī_l + σ̄_l ≤ ε`` (every constrained layer: feasible beyond the noise), the one with the
 largest ROC AUC of the held-out labelled rows (``best_epoch_``; the last epoch when no epoch is feasible or
-the held-out rows lack a class). Those rows also train the cross-entropy, so this AUC ranks epochs rather than
-estimating accuracy.
+the held-out rows lack a class). Those rows train nothing, so this is a validation AUC.
 
-Held-out rows: a stratified share ``max_mi_holdout`` of every (domain, label) cell. They never enter the
-information term; unlabelled ones are dropped from training, labelled ones still train the classifier
-through the cross-entropy (the budget costs no labels: holding the labelled rows out entirely cost 0.007
-label AUC on the second shower shift at a 0.2 share). The held-out measurement counts rows without their
-``sample_weight``. After ``fit`` the estimator reports the held-out information of the returned network
-(``mi_heldout_``, bits, bias-corrected), whether it is within the budget up to the resolution
-(``budget_met_``: ``mi_heldout_ ≤ ε + σ``) and warns if it is not.
+Held-out rows: a stratified share ``max_mi_holdout`` of every (domain, label) cell, left out of every gradient
+step (the cross-entropy too). Rows the classifier was fitted to are not fresh rows: when the labelled held-out
+rows still trained the cross-entropy (earlier versions), the held-out estimate read ~0.03 bit below the same
+estimate on as many test rows (third shower shift, 1,200 held-out rows, mean over 60 epochs: 0.001 against
+0.032 bit), so budgets did not bind where the adversary still found the domain. The held-out measurement
+counts rows without their ``sample_weight``. After ``fit`` the estimator reports the held-out information of
+the returned network (``mi_heldout_``, bits, bias-corrected), whether it is within the budget up to the
+resolution (``budget_met_``: ``mi_heldout_ ≤ ε + σ``) and warns if it is not.
 """
 
 from __future__ import annotations
@@ -502,9 +502,7 @@ def make_weighting(model, x0: np.ndarray, y: np.ndarray, s: np.ndarray, groups: 
     """The multiplier schedule of a fit and the rows its gradient steps use.
 
     Returns ``(weighting, train_rows)``: :class:`FixedWeight` and all rows when ``model.max_mi`` is None;
-    otherwise :class:`DualAscent` measuring a stratified held-out share of the rows, and every row except the
-    unlabelled held-out ones; ``weighting.mi_rows`` marks (over ``train_rows``) the rows that may enter the
-    information term.
+    otherwise :class:`DualAscent` measuring a stratified held-out share of the rows, and every other row.
     """
     max_mi = getattr(model, "max_mi", None)
     if max_mi is None:
@@ -530,6 +528,4 @@ def make_weighting(model, x0: np.ndarray, y: np.ndarray, s: np.ndarray, groups: 
         in_rows = np.sort(rng.choice(in_rows, N_INSAMPLE, replace=False))
     weighting.x_in, weighting.s_in, weighting.y_in = packed_rows(x0[in_rows]), s[in_rows], y[in_rows]
     weighting.held_rows, weighting.in_rows = held, in_rows
-    rows = np.flatnonzero(in_mi | (y >= 0))
-    weighting.mi_rows = in_mi[rows]
-    return weighting, rows
+    return weighting, np.flatnonzero(in_mi)  # mi_rows None: every training row enters the information term

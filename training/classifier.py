@@ -227,8 +227,8 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
     max_mi_layers : {"last", "all"}, default "last"
         Layers whose information the budget bounds (each with its own multiplier for "all").
     max_mi_holdout : float, default 0.2
-        Share of every (domain, label) cell held out from the information term to measure it (their labels,
-        if any, still train the classifier).
+        Share of every (domain, label) cell held out from training to measure the information (and to pick
+        the returned epoch by their label AUC).
     mi : {"grouped", "per_neuron", "joint", "conditional"}, default "grouped"
         Estimator of ``I(T_l; S)`` (see :mod:`training.losses`): "per_neuron" is the SQNN paper's closed form
         ``Σ_i I(T_i; S)``; "grouped" (default) adds the dependence carried by combinations of neurons: the
