@@ -21,6 +21,7 @@ SUBSET = [
     "test_engine.py::test_non_finite_values_are_found_anywhere",
     "test_engine.py::test_values_past_a_row_do_not_leak_into_it",
     "test_engine.py::test_float32_edges_are_rounded_up_exactly",
+    "test_engine.py::test_values_at_and_beside_their_edges_in_every_lane",
     "test_engine.py::test_later_layers_by_popcount_or_byte_tables",
     "test_engine.py::test_one_word_byte_layer_at_its_extremes",
     "test_dense.py::test_xnor_popcount_matches_reference",

@@ -69,11 +69,27 @@ def test_float32_edges_are_rounded_up_exactly():
     _check(spec, x)
 
 
+def test_values_at_and_beside_their_edges_in_every_lane(rng):
+    """x equal to an edge (counts), one float64 step below (does not) or above, in every feature lane (45
+    features: lanes in both halves of each 8-lane chunk and both slots), for float64 and float32 input."""
+    spec = random_spec(rng, 45, (64,), 1)
+    rows = []
+    for b in range(8):
+        for step in (0.0, -np.inf, np.inf):
+            e = [edges[min(b, edges.size - 1)] for edges in spec.edges]
+            rows.append([v if step == 0 else np.nextafter(v, step) for v in e])
+    x = np.array(rows)
+    _check(spec, x)
+    _check(spec, x.astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("where", ["first", "last", "last_value"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_non_finite_values_are_found_anywhere(rng, where, bad):
+def test_non_finite_values_are_found_anywhere(rng, where, bad, dtype):
+    """float64 on AVX2 checks 4 lanes per compare in a shuffled lane order (_jit.lane_codes): every place."""
     spec = random_spec(rng, 45, (64, 64), 1)
-    x = rng.normal(size=(1000, 45)).astype(np.float32)
+    x = rng.normal(size=(1000, 45)).astype(dtype)
     row, col = {"first": (0, 0), "last": (999, 0), "last_value": (999, 44)}[where]
     x[row, col] = bad
     with pytest.raises(ValueError, match=r"x must be finite; it holds 1 NaN/inf"):
