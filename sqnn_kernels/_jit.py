@@ -363,7 +363,7 @@ def _lane_codes_intrinsic(typingctx, x, start, h, edges, o, seen, HP, G, B, LANE
         # float64 without AVX-512: a <4 x double> compare gives <4 x i64> masks; taking the low 32 bits of
         # two of them is an in-lane shuffle (vshufps) if the lanes stay in the order of ``pack``, which the
         # codes then keep until one permute per chunk (LLVM's own lowering permuted after every compare)
-        halves = bits == 64 and not target_has_avx512()
+        halves = bits == 64 and target_has_avx2() and not target_has_avx512()  # x86 only
 
         def mask(values):
             return ir.Constant(ir.VectorType(i32, len(values)), [i32(v) for v in values])
