@@ -8,7 +8,8 @@
 //   N_OUT = 1:  classes[0] = (score_0 >= CLASS_THR)  (the model's P >= 0.5 cut, folded by the writer);
 //               index = classes[0]
 //   N_OUT >= 2: index = argmax_o score_o, the first maximum on ties (as numpy.argmax of the logits
-//               scale * score + offset, scale > 0); classes = one-hot of index
+//               scale * score + offset, scale > 0); classes = one-hot of index; all pairs of scores are
+//               compared at once (N_OUT (N_OUT - 1) / 2 comparators, one compare level deep)
 //
 // Bias ROM: N_OUT signed SCORE_BITS-bit words.  Pipeline: counts (first part of the adder graph registered,
 // 1 clock), then the rest of the graph, scores, class bits and index (1 clock).  Latency: 2 clocks.
@@ -73,25 +74,44 @@ module sqnn_output (clk, in_bits, scores, classes, index);
     end
   endgenerate
 
-  // Class bits and index.
+  // Class bits and index.  N_OUT >= 2: every pair (d < c) is compared once, in parallel (gt[d][c] = s_c > s_d);
+  // class c wins when s_c > s_d for every d < c and s_c >= s_d for every d > c, i.e. c is the first maximum
+  // (one compare level instead of a chain of N_OUT - 1 compare-and-select steps).
+  localparam NP = (N_OUT > 1) ? N_OUT * N_OUT : 1;
+  /* verilator lint_off UNUSEDSIGNAL */
+  wire [NP-1:0] gt;                                   // gt[d*N_OUT + c], d < c; other bits unused
+  /* verilator lint_on UNUSEDSIGNAL */
+  genvar d, e;
+  generate
+    for (d = 0; d < N_OUT; d = d + 1) begin : g_gt_row
+      for (e = 0; e < N_OUT; e = e + 1) begin : g_gt
+        if (d < e) begin : g_pair
+          assign gt[d*N_OUT + e] = $signed(score_d[e*SCORE_BITS +: SCORE_BITS])
+                                 > $signed(score_d[d*SCORE_BITS +: SCORE_BITS]);
+        end else begin : g_none
+          assign gt[d*N_OUT + e] = 1'b0;
+        end
+      end
+    end
+  endgenerate
   reg [N_OUT-1:0]            classes_d;
   reg [INDEX_BITS-1:0]       index_d;
-  reg signed [SCORE_BITS-1:0] best;
-  integer c;
+  integer c, c2;
   always @* begin
     classes_d = {N_OUT{1'b0}};
     index_d   = {INDEX_BITS{1'b0}};
-    best      = $signed(score_d[SCORE_BITS-1:0]);
     if (N_OUT == 1) begin
       classes_d[0] = ($signed({score_d[SCORE_BITS-1], score_d[SCORE_BITS-1:0]}) >= THR_S);
       index_d[0]   = classes_d[0];
     end else begin
-      for (c = 1; c < N_OUT; c = c + 1)
-        if ($signed(score_d[c*SCORE_BITS +: SCORE_BITS]) > best) begin   // strict: first maximum wins
-          best    = $signed(score_d[c*SCORE_BITS +: SCORE_BITS]);
-          index_d = c[INDEX_BITS-1:0];
-        end
-      classes_d[index_d] = 1'b1;
+      for (c = 0; c < N_OUT; c = c + 1) begin
+        classes_d[c] = 1'b1;
+        for (c2 = 0; c2 < N_OUT; c2 = c2 + 1)
+          if (c2 < c) classes_d[c] = classes_d[c] & gt[c2*N_OUT + c];
+          else if (c2 > c) classes_d[c] = classes_d[c] & ~gt[c*N_OUT + c2];
+      end
+      for (c = 0; c < N_OUT; c = c + 1)
+        if (classes_d[c]) index_d = index_d | c[INDEX_BITS-1:0];   // one-hot: the OR is the index
     end
   end
   always @(posedge clk) begin
