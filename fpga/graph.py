@@ -74,8 +74,61 @@ def _pair_counts(m: np.ndarray) -> np.ndarray:
 def build_graph(rows: list[np.ndarray], k: int) -> AdderGraph:
     """Greedy shared adder graph for the counts of ``rows`` (arrays of distinct input indices in ``[0, k)``).
 
-    Deterministic: ties are broken by the smallest signal indices.
+    The layer's first clock may hold ``d0 = (top + 1) // 2 + 1`` adders on any path and the second
+    ``d1 = max(top - d0, d0 - 2)`` (it also computes ``u = 2 P - T`` and the compare), ``top`` being the depth
+    the shared pairs need. Shared pairs are kept within ``d0``; each row's terms are packed into as few groups
+    as the first clock can sum (Kraft sum ``<= 2^d0`` each), and the group sums are added in the second, so
+    that few and wide partial sums cross the register; :func:`_fewest_register_bits` then places the
+    register. Deterministic: ties are broken by the smallest signal indices.
     """
+    row_terms, ops, hi, depth = _shared_pairs(rows, k, None)
+    top = max((_min_depth(ts, depth) for ts in row_terms if ts), default=0)
+    d0 = (top + 1) // 2 + 1
+    d1 = max(top - d0, d0 - 2, 0)
+    if max(depth, default=0) > d0:
+        row_terms, ops, hi, depth = _shared_pairs(rows, k, d0)
+    roots = np.full(len(rows), -1, dtype=np.int64)
+    built: dict[tuple[int, ...], int] = {}  # the same terms are summed once (e.g. identical rows)
+
+    def tree(terms: list[int], top: int) -> int:
+        key = tuple(sorted(terms))
+        if key not in built:
+            built[key] = _row_tree(list(key), top, ops, hi, depth)
+        return built[key]
+
+    for i, terms in enumerate(row_terms):
+        if terms:
+            groups = [tree(g, d0) for g in _pack(terms, d0, depth)]
+            roots[i] = tree(groups, max(d0 + d1, _min_depth(groups, depth)))
+    depth_a = np.array(depth, dtype=np.int64)
+    d1 = max(d1, max((int(depth_a[r]) for r in roots if r >= 0), default=0) - d0)
+    hi_a = np.array(hi, dtype=np.int64)
+    ops_a = np.array(ops, dtype=np.int64).reshape(-1, 2)
+    stage = _fewest_register_bits(k, ops_a, hi_a, depth_a, roots, d0, d1)
+    return AdderGraph(k, ops_a, hi_a, depth_a, roots, stage)
+
+
+def _pack(terms: list[int], d0: int, depth: list[int]) -> list[list[int]]:
+    """Terms in groups of Kraft sum ``sum_t 2^depth_t <= 2^d0`` (each summable within ``d0`` adders), deepest
+    terms first, each into the first group it fits (first-fit decreasing)."""
+    groups: list[list[int]] = []
+    room: list[int] = []
+    for t in sorted(terms, key=lambda t: (-depth[t], t)):
+        need = 1 << depth[t]
+        for g, r in enumerate(room):
+            if need <= r:
+                groups[g].append(t)
+                room[g] -= need
+                break
+        else:
+            groups.append([t])
+            room.append((1 << d0) - need)
+    return groups
+
+
+def _shared_pairs(rows: list[np.ndarray], k: int, max_depth: int | None):
+    """Greedy common-pair elimination: repeatedly add the pair of terms that most rows contain (at least two),
+    of depth at most ``max_depth`` (None: any). Returns (terms of every row, ops, hi, depth)."""
     n_rows = len(rows)
     # columns: inputs, then the shared nodes as they are made (at most one per two row terms)
     cap = k + min(MAX_SHARED, max(1, sum(len(r) for r in rows) // 2))
@@ -101,28 +154,28 @@ def build_graph(rows: list[np.ndarray], k: int) -> AdderGraph:
         m[rows_ab, n] = 1
         old = c[:n, [a, b]].copy()
         cols = m[:, : n + 1].astype(np.int32)
-        for x in (a, b, n):
-            cx = cols.T @ cols[:, x]
-            cx[x] = 0
-            c[x, : n + 1] = cx
-            c[: n + 1, x] = cx
         ops.append((a, b))
         hi.append(hi[a] + hi[b])
         depth.append(1 + max(depth[a], depth[b]))
+        closed = max_depth is not None and depth[n] >= max_depth  # no pair may use node n
+        for x in (a, b, n):
+            cx = cols.T @ cols[:, x]
+            cx[x] = 0
+            if max_depth is not None:
+                cx[[y for y in range(n + 1) if depth[y] >= max_depth]] = 0
+                if depth[x] >= max_depth:
+                    cx[:] = 0
+            c[x, : n + 1] = cx
+            c[: n + 1, x] = cx
         # columns a and b only lost co-occurrences: a maximum taken there may have dropped
         lost = (old > c[:n, [a, b]]) & (old == best[:n, None])
         stale = np.union1d(np.flatnonzero(lost.any(axis=1)), [a, b])
         best[stale] = c[stale, : n + 1].max(axis=1)
         best[: n] = np.maximum(best[:n], c[:n, n])
-        best[n] = c[n, : n + 1].max()
+        best[n] = 0 if closed else c[n, : n + 1].max()
         n += 1
     row_terms = [[int(t) for t in np.flatnonzero(m[i, :n])] for i in range(n_rows)]
-    top = max((_min_depth(ts, depth) for ts in row_terms if ts), default=0)
-    roots = np.full(n_rows, -1, dtype=np.int64)
-    for i, terms in enumerate(row_terms):
-        if terms:
-            roots[i] = _row_tree(terms, top, ops, hi, depth)
-    return _staged(k, np.array(ops, dtype=np.int64).reshape(-1, 2), hi, depth, roots)
+    return row_terms, ops, hi, depth
 
 
 def _min_depth(terms: list[int], depth: list[int]) -> int:
@@ -160,13 +213,69 @@ def _row_tree(terms: list[int], top: int, ops: list, hi: list[int], depth: list[
     return terms[0]
 
 
-def _staged(k: int, ops: np.ndarray, hi: list[int], depth: list[int], roots: np.ndarray) -> AdderGraph:
-    """Split the nodes between the layer's two clocks at the middle of the deepest root."""
-    depth_a = np.array(depth, dtype=np.int64)
-    top = max((int(depth_a[r]) for r in roots if r >= 0), default=0)
-    cut = (top + 1) // 2 + 1  # the second clock also computes u = 2 P - T and the compare
-    stage = (depth_a > cut).astype(np.int64)
-    return AdderGraph(k, ops, np.array(hi, dtype=np.int64), depth_a, roots, stage)
+def _fewest_register_bits(k: int, ops: np.ndarray, hi: np.ndarray, depth: np.ndarray, roots: np.ndarray,
+                          d0: int, d1: int) -> np.ndarray:
+    """Stage (0: first clock, 1: second) of every signal minimising the registered bits, by a minimum cut.
+
+    A signal ``u`` of width ``w_u`` is registered when it is computed in the first clock (``x_u = 0``) and
+    read in the second (by a node with ``x_c = 1``, or as a row count: rows are read in the second clock).
+    With ``z_u = max_c x_c`` over its readers, the registered bits are ``sum_u w_u (z_u - x_u)``, minimised
+    subject to ``x_a <= x_c`` for every operand ``a`` of ``c`` (no first-clock node reads a second-clock
+    value), ``x = 0`` for the inputs and for nodes more than ``d1`` adders below a root (the second clock's
+    longest path), ``x = 1`` for nodes deeper than ``d0``. Every constraint is an implication between two
+    binary variables, so the optimum is a minimum s-t cut (value 1 = sink side; an edge is cut from the
+    source side to the sink side): ``w_u`` on s -> z_u (paid if z_u = 1) and on x_u -> t (paid if x_u = 0),
+    unbounded edges a -> b for ``a >= b``, s -> v for ``v = 0`` and v -> t for ``v = 1``.
+    """
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import maximum_flow
+
+    n_sig = hi.size
+    width = np.array([int(h).bit_length() for h in hi], dtype=np.int64)
+    height = np.zeros(n_sig, dtype=np.int64)  # adders on the longest path from the signal up to a row count
+    for n in range(ops.shape[0] - 1, -1, -1):
+        for a in ops[n]:
+            height[a] = max(height[a], height[k + n] + 1)
+    is_node = np.arange(n_sig) >= k
+    fixed_one = is_node & (depth > d0)
+    fixed_zero = ~is_node | (height + 1 > d1)  # height + 1: the node itself is an adder of the second clock
+    if np.any(fixed_one & fixed_zero):  # cannot happen when d0 + d1 >= top
+        raise AssertionError("no two-clock split within the depth bounds")
+    big = int(width.sum()) + 1
+    src, snk = 2 * n_sig, 2 * n_sig + 1  # x_u = u, z_u = n_sig + u
+    edges: list[tuple[int, int, int]] = []
+    for u in range(n_sig):
+        edges += [(src, n_sig + u, int(width[u])), (u, snk, int(width[u]))]
+        if fixed_one[u]:
+            edges.append((u, snk, big))
+        if fixed_zero[u]:
+            edges.append((src, u, big))
+    for n, (a, b) in enumerate(ops):
+        c = k + n
+        for x in (a, b):
+            edges += [(c, int(x), big), (n_sig + int(x), c, big)]  # x_c >= x_a, z_a >= x_c
+    for r in roots:
+        if r >= 0:
+            edges.append((n_sig + int(r), snk, big))  # read in the second clock
+    e = np.array(edges, dtype=np.int64)
+    cap = csr_array((e[:, 2].astype(np.int32), (e[:, 0], e[:, 1])), shape=(snk + 1, snk + 1))
+    cap.sum_duplicates()
+    flow = maximum_flow(cap, src, snk).flow
+    residual = (cap - flow).tocsr()
+    residual.eliminate_zeros()
+    # source side of the minimum cut: reachable from s through edges with residual capacity left
+    seen = np.zeros(snk + 1, dtype=bool)
+    seen[src] = True
+    todo = [src]
+    indptr, indices, data = residual.indptr, residual.indices, residual.data
+    while todo:
+        v = todo.pop()
+        for j in range(indptr[v], indptr[v + 1]):
+            w = indices[j]
+            if data[j] > 0 and not seen[w]:
+                seen[w] = True
+                todo.append(w)
+    return (~seen[:n_sig]).astype(np.int64)
 
 
 def evaluate(graph: AdderGraph, bits: np.ndarray) -> np.ndarray:
