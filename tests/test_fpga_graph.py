@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import SEEDS, WIDTHS
 
-from fpga.graph import build_graph, evaluate
+from fpga.graph import _fewest_register_bits, build_graph, evaluate
 from fpga.render import layer_graphs, selection
 from sqnn_kernels.spec import BinaryNetSpec
 
@@ -75,3 +75,56 @@ def test_evaluate_rejects_a_wrong_width():
     g = build_graph([np.array([0, 1])], 3)
     with pytest.raises(ValueError, match="bits"):
         evaluate(g, np.zeros((2, 4)))
+
+
+def _registered_bits(g, stage):
+    """Bits of the first-clock signals that the second clock reads (nodes, or row counts)."""
+    k = g.k
+    read = {int(x) for n, pair in enumerate(g.ops) if stage[k + n] for x in pair if not stage[x]}
+    read |= {int(r) for r in g.roots if r >= 0 and not stage[r]}
+    return sum(int(g.width[x]) for x in read)
+
+
+def _heights(g):
+    height = np.zeros(g.k + g.n_nodes, dtype=np.int64)
+    for n in range(g.n_nodes - 1, -1, -1):
+        for a in g.ops[n]:
+            height[a] = max(height[a], height[g.k + n] + 1)
+    return height
+
+
+@settings(max_examples=30, deadline=None)
+@given(k=st.integers(1, 5), n_rows=st.integers(1, 3), seed=SEEDS, d0=st.integers(0, 3),
+       extra=st.integers(0, 2))
+def test_register_placement_is_the_fewest_bits_of_any_split(k, n_rows, seed, d0, extra):
+    """The minimum cut against every monotone two-clock split of a small graph (brute force)."""
+    rng = np.random.default_rng(seed)
+    g = build_graph(_random_rows(rng, k, n_rows), k)
+    assert g.n_nodes <= 12  # at most 4 adders per row: 2^12 splits to try
+    top = max([int(g.depth[r]) for r in g.roots if r >= 0], default=0)
+    d0 = min(d0, top)
+    d1 = top - d0 + extra
+    stage = _fewest_register_bits(g.k, g.ops, g.hi, g.depth, g.roots, d0, d1)
+    height = _heights(g)
+    nodes = np.arange(g.k, g.k + g.n_nodes)
+    assert np.all(stage[: g.k] == 0)
+    assert np.all(stage[g.ops] <= stage[nodes, None])
+    assert np.all(g.depth[stage == 0] <= d0) and np.all(height[stage == 1] + 1 <= d1)
+    best = None
+    for bits in range(1 << g.n_nodes):
+        s = np.concatenate([np.zeros(g.k, np.int64), (bits >> np.arange(g.n_nodes)) & 1])
+        if (np.all(s[g.ops] <= s[nodes, None]) and np.all(g.depth[s == 0] <= d0)
+                and np.all(height[s == 1] + 1 <= d1)):
+            cost = _registered_bits(g, s)
+            best = cost if best is None else min(best, cost)
+    assert _registered_bits(g, stage) == best
+
+
+def test_few_partial_sums_cross_the_register_of_a_trained_layer():
+    """Regression: the first clock sums each row into few groups, so few bits are registered (810 before,
+    with every row tree cut at mid-depth; 405 now), for a few more adder bits (1,781 -> 1,933)."""
+    spec = BinaryNetSpec.from_npz(DATA / "fpga_small.npz")
+    g = layer_graphs(spec)[0]
+    assert _registered_bits(g, g.stage) <= 420
+    top = max(int(g.depth[r]) for r in g.roots if r >= 0)
+    assert top == 10 and np.all(g.depth[g.stage == 0] <= 6) and np.all(_heights(g)[g.stage == 1] < 4)
