@@ -10,7 +10,9 @@ The core's area follows from the spec alone (see ``fpga/hdl``):
   (``_LUT_PER_ADDER_BIT`` each), and ``ceil(max(w_a, w_b) / 4) + 1`` CARRY4; the first-clock signals that the
   second clock reads are registered (their widths in flip-flops);
 * per hidden neuron, ``u = 2 P - T`` and the compare with its constant cut (``_LUT_PER_U_BIT`` per bit of
-  ``u``) and the output flip-flop; per output, the score adder and the score, class and index registers.
+  ``u``) and the output flip-flop; per output, the score adder and the score, class and index registers;
+  for ``K >= 2`` outputs the argmax compares every pair of scores (``K (K - 1) / 2`` comparators of
+  ``SCORE_BITS`` LUTs) and sets one class bit each (a LUT).
 
 The LUT coefficients are fitted to yosys ``synth_xilinx -flatten -nobram -nolutram`` on the trained test nets
 (``tests/data/fpga_*.npz``), and ``tests/test_fpga_cost.py`` checks the estimate against the recorded
@@ -82,10 +84,11 @@ def estimate_cost(spec: BinaryNetSpec, feature_bits: int = 16) -> dict:
     out = spec.output
     lut, ff, carry = _graph_cost(graphs[3])
     sb = facts["SCORE_BITS"]
+    pairs = out.n_out * (out.n_out - 1) // 2  # argmax: every pair of scores compared (sqnn_output.v)
     parts["output"] = {
-        "lut": lut + sb * out.n_out,
+        "lut": lut + sb * out.n_out + (sb * pairs + out.n_out if out.n_out > 1 else 0),
         "ff": ff + out.n_out * (sb + 1) + facts["INDEX_BITS"],
-        "carry": carry + out.n_out * ((sb + 3) // 4),
+        "carry": carry + (out.n_out + pairs) * ((sb + 3) // 4),
     }
     parts["valid"] = {"lut": 0.0, "ff": facts["LATENCY"], "carry": 0}
     breakdown = {name: {key: round(v) for key, v in part.items()} for name, part in parts.items()}
