@@ -7,15 +7,18 @@ inputs, so the pair sum ``t_a + t_b`` can be built once and used by all of them 
 elimination; greedy, as in Paar's algorithm for constant matrix products):
 
 1. repeatedly take the pair of terms (inputs or earlier sums) that the most rows still contain (at least two),
-   add a node ``a + b`` and put it in those rows in place of ``a`` and ``b``;
-2. sum what is left of every row by a tree no deeper than the deepest row needs (depth = adders on the
-   longest path from the inputs): the smallest term is added to the largest one the depth allows, as an
-   adder costs a LUT only where both operands have bits (``min(w_a, w_b)`` LUTs on a carry chain).
+   no deeper than the layer's first clock allows (depth = adders on the longest path from the inputs), add a
+   node ``a + b`` and put it in those rows in place of ``a`` and ``b``;
+2. pack what is left of every row into as few groups as the first clock can sum, and sum each group, then
+   the group sums, by trees whose smallest term is added to the largest one the depth allows, as an adder
+   costs a LUT only where both operands have bits (``min(w_a, w_b)`` LUTs on a carry chain);
+3. place the register between the layer's two clocks where the fewest bits cross it (a minimum cut within
+   the depth each clock allows): a few wide group sums per row rather than many narrow partial sums.
 
 Every node is an unsigned two-operand adder: its value is at most ``hi`` (the number of inputs under it), its
 width ``bit_length(hi)`` bits. ``sqnn_graph.v`` instantiates the graph from the tables of
-:func:`fpga.render.render_structure`; the nodes of depth ``<= cut`` are computed in the first clock of the
-layer, the others in the second from the registered values.
+:func:`fpga.render.render_structure`; the nodes of stage 0 are computed in the first clock of the layer, the
+others in the second from the registered values.
 """
 
 from __future__ import annotations
