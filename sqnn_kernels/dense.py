@@ -15,7 +15,8 @@ stored one 4-bit chunk per byte with 64 neurons side by side (:func:`._lut.weigh
 and a tile of :data:`LUT_ROWS` rows x 64 neurons costs one ``vpshufb`` + one ``vpaddb`` per row, 32 neurons
 and 4 bits: 2 instructions per 128 bit-MACs, against 3 (``vpxor`` + ``vpshufb`` + ``vpaddb``) for counting
 ``x XOR w`` on nibble-split words. A row tile's tables (4 KB per 1024 bits and row) stay in L1 while the
-weights stream past them. On VPOPCNTDQ hosts the lookup also runs where it measured faster than ``vpopcntq``
+weights stream past them. Layers narrower than 32-64 neurons keep the popcount kernels (a tile holds 64
+neurons), and on VPOPCNTDQ hosts the lookup runs only where it measured faster than ``vpopcntq``
 (:func:`use_lookup`: rows of up to 16 words, whose word loop fills no whole zmm, and enough rows to repay the
 weight layout).
 """
@@ -34,12 +35,15 @@ from .validation import check_int32_vector, check_packed, check_width
 SPECIALISED_WORDS = 16  # widths up to 1024 bits get a kernel with the word count fixed at compile time
 HAS_AVX2 = target_has_avx2()
 LUT_PATH = HAS_AVX2 and not target_has_vector_popcount()  # AVX2 without VPOPCNTDQ: always table lookup
+LUT_MIN_NEURONS = (64, 32)  # (dot, threshold): narrower layers waste most of a 64-neuron tile
 LUT_MIN_ROWS = (256, 64)  # VPOPCNTDQ hosts, (dot, threshold): fewer rows do not repay the weight layout
 LUT_WORDS = ((3, 15), (1, 16))  # VPOPCNTDQ hosts, (dot, threshold): words per row where lookup wins
-# Measured on an Emerald Rapids Xeon, AVX-512 code, 1 thread, median of alternating pairs (lookup / vpopcntq
-# time): threshold 20000x64->64 0.55, 10000x280->64 0.43, 256x280->64 0.62, 64x280->64 0.90, 4096x1024->1024
-# 0.71, but 16x280->64 1.6 and 2000x2048->256 1.0 (4 rows' tables outgrow L1); dot 10000x128->64 1.19,
-# 20000x190->64 0.83, 10000x256->128 0.68, 5000x640->128 0.42, 4096x1024->1024 1.0, 64x280->64 1.08.
+# Measured on an Emerald Rapids Xeon, 1 thread, median of alternating pairs, lookup / popcount time.
+# AVX-512 code (vpopcntq): threshold 20000x64->64 0.55, 10000x280->64 0.43, 256x280->64 0.62, 64x280->64 0.90,
+# 4096x1024->1024 0.71, but 16x280->64 1.6 and 2000x2048->256 1.0 (4 rows' tables outgrow L1); dot
+# 10000x128->64 1.19, 20000x190->64 0.83, 10000x256->128 0.68, 5000x640->128 0.42, 4096x1024->1024 1.0,
+# 64x280->64 1.08. Both ISAs, 10000x280->m: threshold m=16 1.7-1.8, m=32 0.9; dot m=32 1.2-1.4, m=64 0.8
+# (AVX2 code); m=1 5-17x slower. AVX2 code, 1-word dots 10000x64->64: 1.5.
 LUT_ROWS = 4  # table-lookup path: rows per tile (their tables, 4 KB per 1024 bits each, stay in L1)
 
 
@@ -190,12 +194,15 @@ def _lut_threshold_kernel(xp, wn, nchunks, k, thresholds, out):
                     out[r0 + q, p] = edge[q, p]
 
 
-def use_lookup(which: int, rows: int, words: int) -> bool:
+def use_lookup(which: int, rows: int, words: int, neurons: int) -> bool:
     """Whether kernel ``which`` (0: dot, 1: threshold) runs by table lookup for ``rows`` rows of ``words``
-    words: always on AVX2 without VPOPCNTDQ; on VPOPCNTDQ hosts where it was measured faster
+    words and ``neurons`` neurons: on AVX2 without VPOPCNTDQ for layers of :data:`LUT_MIN_NEURONS` neurons
+    (dots: of 2 words or more); on VPOPCNTDQ hosts also only where it measured faster than ``vpopcntq``
     (:data:`LUT_MIN_ROWS`, :data:`LUT_WORDS`); never without AVX2."""
-    if LUT_PATH or not HAS_AVX2:
-        return LUT_PATH
+    if not HAS_AVX2 or neurons < LUT_MIN_NEURONS[which]:
+        return False
+    if LUT_PATH:
+        return which == 1 or words >= 2
     low, high = LUT_WORDS[which]
     return rows >= LUT_MIN_ROWS[which] and low <= words <= high
 
@@ -210,7 +217,7 @@ def _run(which: int, xp, wp, k: int, *rest, lut: bool | None = None) -> None:
     """Run kernel ``which`` (0: dot, 1: threshold) by table lookup (``lut``; needs AVX2) or by popcount;
     ``lut=None``: as :func:`use_lookup` chooses."""
     if lut is None:
-        lut = use_lookup(which, xp.shape[0], xp.shape[1])
+        lut = use_lookup(which, xp.shape[0], xp.shape[1], wp.shape[0])
     work = xp.shape[0] * wp.shape[0] * xp.shape[1]
     kernel = kernels_used(xp.shape[1], lut)[which]
     if lut:

@@ -90,6 +90,14 @@ def test_weight_nibbles_kernel_matches_its_numpy_twin(m, k, seed):
         assert not got[-1][:, _lut.NEURON_LANE[m % 64 :]].any()
 
 
+def test_narrow_layers_keep_the_popcount_kernels():
+    """A tile holds 64 neurons: 1-16 neuron layers (an output layer) measured 2-17x slower by lookup."""
+    for rows, words in ((4096, 5), (10, 16)):
+        assert not dense.use_lookup(0, rows, words, 1) and not dense.use_lookup(1, rows, words, 16)
+        assert not dense.use_lookup(0, rows, words, 32)
+    assert dense.use_lookup(1, 4096, 5, 64) == dense.HAS_AVX2  # wide layers: lookup wherever AVX2 runs it
+
+
 def test_wide_rows_match_reference(rng):
     """18 words per row: the kernels for any word count (a 16-word step, then the rest; 6 rows, 5 neurons)."""
     _, xp, wp = _random_pair(6, 1100, 5, 7)
