@@ -359,3 +359,77 @@ def test_yosys_netlist_reads_the_memories_like_the_simulators(projects, cache_di
     ref_scores, ref_classes = _reference(spec, x[:400])
     np.testing.assert_array_equal(scores, ref_scores)
     np.testing.assert_array_equal(classes, ref_classes)
+
+
+def _struct_functions(text: str) -> tuple[dict[str, int], dict[str, dict[int, dict[int, int]]]]:
+    """``sqnn_struct.vh`` -> (its localparams, {function: {slot: {case: value}}})."""
+    params, funcs, name, slot = {}, {}, None, None
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("localparam "):
+            key, value = s[len("localparam "):].rstrip(";").split(" = ")
+            params[key] = int(value)
+        elif s.startswith("function "):
+            name = s.rstrip(";").split()[-1]
+            funcs[name] = {}
+        elif s.endswith(": case (j)"):
+            slot = int(s.split(":")[0])
+            funcs[name][slot] = {}
+        elif name and slot is not None and f": {name} = " in s:
+            case, value = s.rstrip(";").split(f": {name} = ")
+            funcs[name][slot][int(case)] = int(value.split("'h")[1], 16) if "'h" in value else int(value)
+        elif s == "endcase" and slot is None:
+            name = None
+        elif s == "endcase":
+            slot = None
+    return params, funcs
+
+
+def _decode_graph(params, funcs, slot: int, k: int, n_rows: int, bits: np.ndarray) -> np.ndarray:
+    """Numpy twin of sqnn_graph.v and sqnn_graph_chunk.v on the tables: (n, k) bits -> (n, n_rows) counts."""
+    ib, wb, ch = params["SQNN_G_IB"], params["SQNN_G_WB"], params["SQNN_G_CH"]
+    neb = 2 * ib + wb + 2
+    nn = funcs["sqnn_g_nodes"].get(slot, {}).get(0, 0)
+    ns = max(1, nn)
+    field = lambda word, at, width: (word >> at) & ((1 << width) - 1)  # noqa: E731
+    nodes = np.zeros((bits.shape[0], ns), dtype=np.int64)
+
+    def src(x: int) -> np.ndarray:
+        assert 0 <= x <= 2 * ns + 2 * k, "slot index beyond the operand bus"
+        if x < 2 * ns:
+            assert x % ns < nn
+            return nodes[:, x % ns]  # a node or its registered copy (equal once the pipeline is full)
+        return bits[:, (x - 2 * ns) % k] if x < 2 * ns + 2 * k else np.zeros(bits.shape[0], dtype=np.int64)
+
+    for n in range(nn):
+        e = field(funcs["sqnn_g_node"][slot][n // ch], (n % ch) * neb, neb)
+        w, total = field(e, 0, wb), 0
+        for at in (wb, wb + ib + 1):
+            x, local = field(e, at, ib), field(e, at + ib, 1)
+            if local:  # read inside the chunk: an earlier node of the same chunk
+                assert x < n and x // ch == n // ch
+            total = total + src(x)
+        nodes[:, n] = total % (1 << w)
+        assert np.all(nodes[:, n] == total), "a node's width does not hold its sum"
+    rows = [field(funcs["sqnn_g_row"][slot][r // ch], (r % ch) * ib, ib) for r in range(n_rows)]
+    return np.stack([src(x) for x in rows], axis=1)
+
+
+@pytest.mark.parametrize("seed, n_bins, hidden", [(0, [3, 1, 6, 2], [64, 3]), (1, [8] * 18, [70, 33]),
+                                                  (2, [1, 1], [1]), (3, [5, 4], []), (4, [1], [])])
+def test_struct_tables_decode_to_every_neurons_count(seed, n_bins, hidden):
+    """The graph tables of sqnn_struct.vh, read as sqnn_graph.v reads them (operand-bus slots, chunk-local
+    operands, zero slot for empty rows), give T and every neuron's count P_j on random input bits. The last
+    case has an empty row and a zero slot (index 2 NS + 2 k = 4) that needs one more index bit than the other
+    slots."""
+    rng = np.random.default_rng(seed)
+    spec = random_spec(rng, len(n_bins), n_bins, hidden, n_out=2)
+    params, funcs = _struct_functions(fpga.render_structure(spec)["sqnn_struct.vh"])
+    stages = [(i, layer.weights, layer.k) for i, layer in enumerate(spec.layers)]
+    stages.append((3, spec.output.weights, spec.output.k))
+    for slot, weights, k in stages:
+        _, indices, _ = fpga.render.selection(weights, k)
+        bits = rng.integers(0, 2, size=(200, k))
+        got = _decode_graph(params, funcs, slot, k, 1 + len(indices), bits)
+        want = np.stack([bits.sum(axis=1)] + [bits[:, idx].sum(axis=1) for idx in indices], axis=1)
+        np.testing.assert_array_equal(got, want)
