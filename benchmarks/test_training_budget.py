@@ -3,8 +3,8 @@
 Group ``fit 20000 rows: budget vs fixed gamma``: ``SQNNClassifier(gamma=0.5)`` (**baseline**) and
 ``SQNNClassifier(max_mi=0.01)`` on 20,000 rows of the embedded data (s = 1 unlabelled), hidden 64-64, 10
 epochs. The budget trains on the other 80 % of the rows and adds per epoch one measurement: the deterministic
-bits of the 20 % held-out rows (the estimator and 8 permutations of its null) and of up to 10,000 training
-rows (the plug-in alone); the issue's bar is a ratio <= 1.3. ``SQNN_BENCH_QUICK=1``: 4000
+bits of the 20 % held-out rows (the estimator and 8 permutations of its null) and of up to 5,000 training
+rows (2 permutations); the issue's bar is a ratio <= 1.3. ``SQNN_BENCH_QUICK=1``: 4000
 rows, 3 epochs.
 """
 
