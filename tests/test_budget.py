@@ -341,3 +341,23 @@ def test_in_sample_rows_are_information_rows_and_capped(monkeypatch):
     assert len(held) == pytest.approx(200, abs=4) and len(in_sample) == 300 == np.unique(in_sample).size
     assert np.intersect1d(held, in_sample).size == 0  # in-sample rows are information-term rows
     assert np.array_equal(weighting.s_in, s[in_sample]) and np.array_equal(weighting.y_in, y[in_sample])
+
+
+def test_an_epoch_the_heldout_estimate_contradicts_is_not_feasible():
+    rng = np.random.default_rng(0)
+    x_held = np.where(rng.random((200, 1)) < 0.5, 1.0, -1.0)
+    y_held = (x_held[:, 0] > 0).astype(int)
+    w1, b1 = np.array([[1.0, -1.0, 1.0, -1.0]]), np.full(4, 0.1)
+    w_out, rho, c = np.zeros((4, 1)), np.zeros(1), np.zeros(1)
+    d = DualAscent(0.01, 0, 1, "last", x_held, rng.integers(0, 2, 200), y_held, "per_neuron", 2, 4, 32.0,
+                   np.random.default_rng(0), network=lambda: ([(w1, b1)], [w_out, rho, c]))
+    # epoch 1: AUC 0.5, everything within budget; epoch 2: AUC 1 and a signal within budget (its in-sample
+    # part fell and the running gap lags), but the held-out estimate alone is far over the budget
+    plan = [([1, 1, 1, 1], 0.0, 0.0), ([1, -1, 1, 1], 1.0, -1.0)]
+    for epoch, (out, held, in_sample) in enumerate(plan):
+        d.multipliers(epoch)
+        w_out[:, 0] = out
+        d.last_bits = deterministic_bits(x_held, [(w1, b1)], 32.0)
+        d.measure = lambda params, h=held, i=in_sample: [{"corrected": h, "null_std": 0.0, "in_sample": i}]
+        d.end_epoch([(w1, b1)], {})
+    assert d.best["epoch"] == 1

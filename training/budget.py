@@ -47,9 +47,10 @@ the constraint binds (a fixed γ = 0.5 from the first epoch costs 0.07 label AUC
 ``gamma`` itself is not used.
 
 The returned network is the best *feasible* checkpoint, not necessarily the last epoch: among the epochs after
-the warm-up whose ``Ī_l + σ̄_l ≤ ε`` (every constrained layer: feasible beyond the noise), the one with the
-largest ROC AUC of the held-out labelled rows (``best_epoch_``; the last epoch when no epoch is feasible or
-the held-out rows lack a class). Those rows train nothing, so this is a validation AUC.
+the warm-up whose ``Ī_l + σ̄_l ≤ ε`` and ``Î_l − σ_l ≤ ε`` (every constrained layer: feasible beyond the noise
+of the signal, and not contradicted by the held-out estimate alone), the one with the largest ROC AUC of the
+held-out labelled rows (``best_epoch_``; the last epoch when no epoch is feasible or the held-out rows lack a
+class). Those rows train nothing, so this is a validation AUC.
 
 Held-out rows: a stratified share ``max_mi_holdout`` of every (domain, label) cell, left out of every gradient
 step (the cross-entropy too). Rows the classifier was fitted to are not fresh rows: when the labelled held-out
@@ -391,8 +392,9 @@ class DualAscent(FixedWeight):
         The step moves ``log γ_l`` only by the part of ``Ī_l − ε`` beyond the resolution ``σ̄_l`` (a
         confidence test: an excess within the estimator's noise is no evidence that the constraint binds or
         is slack). An epoch after the warm-up whose signal is below the budget by at least its resolution,
-        ``Ī_l + σ̄_l ≤ ε``, for every constrained layer is *feasible* (an epoch that merely looks feasible
-        through noise, e.g. early while the gap is still young, is not); among feasible epochs the network
+        ``Ī_l + σ̄_l ≤ ε``, and whose held-out estimate itself is within its resolution of the budget,
+        ``Î_l − σ_l ≤ ε``, for every constrained layer is *feasible* (an epoch that merely looks feasible
+        through noise, or early while the running gap still lags, is not); among feasible epochs the network
         with the largest ROC AUC of the held-out labelled rows is kept (ties: the later epoch) and restored
         by :meth:`finish`.
         """
@@ -407,7 +409,9 @@ class DualAscent(FixedWeight):
         gamma_now = np.exp(self.log_gamma)
         step = self.step / np.sqrt(1.0 + self.epoch / 10.0)
         self.log_gamma = np.clip(self.log_gamma + step * violation, *_LOG_BOUNDS)
-        if self.select and self.epoch >= self.warmup and np.all(excess + sigma <= 0):
+        direct = np.array([d["corrected"] - d["null_std"] for d in info])  # the held-out estimate alone
+        if self.select and self.epoch >= self.warmup and np.all(excess + sigma <= 0) and np.all(
+                direct <= self.max_mi):
             self.keep_if_best(params, gamma_now)
 
     def keep_if_best(self, params, gammas: np.ndarray) -> None:
