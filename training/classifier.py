@@ -49,6 +49,7 @@ from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 import sqnn_kernels as sk
+from sqnn_kernels._threads import sleeping_threads
 from sqnn_kernels.scoring import classes as score_classes
 from sqnn_kernels.scoring import logits as score_logits
 from sqnn_kernels.scoring import probabilities
@@ -123,15 +124,6 @@ def _fit_threads() -> int:
     return max(1, min([numba.get_num_threads(), *limits]))
 
 
-def _sleeping_threads() -> None:
-    """``OMP_WAIT_POLICY=PASSIVE`` unless set: OpenMP threads sleep between parallel kernels instead of
-    spinning (see :func:`_training_threads`). OpenMP reads it when it starts, so this acts only if no
-    parallel kernel ran in the process yet; fit calls it before its first kernel."""
-    import os
-
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 @contextmanager
 def _training_threads():
     """Run fit on :func:`_fit_threads` threads.
@@ -145,9 +137,9 @@ def _training_threads():
     A batch's parallel kernels last about a millisecond each. GNU OpenMP (numba's threading layer on Linux)
     keeps idle threads spinning between them by default, and on a machine busier than its cores the spinning
     threads take the cores the working thread needs (an epoch measured 3x slower on 2 threads than on 1).
-    Unless ``OMP_WAIT_POLICY`` is set, fit therefore sets it to ``PASSIVE`` first (:func:`_sleeping_threads`;
-    idle threads sleep). On a busy machine ``NUMBA_NUM_THREADS=1`` (or ``threadpool_limits(1)``) remains the
-    fastest choice.
+    Unless ``OMP_WAIT_POLICY`` is set, fit therefore sets it to ``PASSIVE`` first
+    (:func:`sqnn_kernels._threads.sleeping_threads`; idle threads sleep). On a busy machine
+    ``NUMBA_NUM_THREADS=1`` (or ``threadpool_limits(1)``) remains the fastest choice.
     """
     import numba
     from threadpoolctl import threadpool_limits
@@ -449,7 +441,7 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
         self
         """
         hidden = self._check_params()
-        _sleeping_threads()
+        sleeping_threads()
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
         n = X.shape[0]
         s_given = s
