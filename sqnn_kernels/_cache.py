@@ -56,6 +56,8 @@ from numba.core.runtime import rtsys
 from numba.core.serialize import dumps
 from numba.core.typing.typeof import Purpose, typeof
 
+from . import _compile_helper
+
 
 class KernelCacheWarning(RuntimeWarning):
     """The numba disk cache could not be used: kernels compiled in memory (slower start, same results)."""
@@ -201,10 +203,16 @@ class KernelDispatcher(CPUDispatcher):
     without numba's compiler set-up (see the module docstring); on a cache miss, numba's own path."""
 
     def _compile_for_args(self, *args, **kws):
-        entry = None if kws else self._load_compiled(args)
+        sig = None if kws else self._cacheable_signature(args)
+        entry = None if sig is None else self._load_compiled(sig)
+        if entry is None and sig is not None and _compile_helper.enabled():
+            if _compile_helper.compile_in_helper(self, sig):  # see :mod:`._compile_helper`
+                entry = self._load_compiled(sig)
         return entry if entry is not None else super()._compile_for_args(*args, **kws)
 
-    def _load_compiled(self, args):
+    def _cacheable_signature(self, args) -> tuple | None:
+        """The argument types of ``args`` as numba's own path types them, if this dispatcher has a usable
+        disk cache and every argument has a type; else None (numba's own path then reports it)."""
         cache = self._cache
         if not (self._can_compile and isinstance(cache, KernelCache) and cache._enabled):
             return None
@@ -219,7 +227,11 @@ class KernelDispatcher(CPUDispatcher):
             if argtype is None:
                 return None
             argtypes.append(argtype)
-        sig = tuple(argtypes)
+        return tuple(argtypes)
+
+    def _load_compiled(self, sig: tuple):
+        """The entry point for argument types ``sig`` (loaded already, or from the disk cache), or None."""
+        cache = self._cache
         with global_compiler_lock:  # as numba's ``compile``: one loader or compiler at a time
             existing = self.overloads.get(sig)
             if existing is not None:

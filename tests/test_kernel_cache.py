@@ -2,6 +2,7 @@
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import warnings
@@ -12,9 +13,10 @@ import numpy as np
 import pytest
 
 import sqnn_kernels as sk
-from sqnn_kernels import _cache, precompile
+from sqnn_kernels import _cache, _compile_helper, precompile
 from sqnn_kernels import reference as ref
-from sqnn_kernels._jit import jit
+from sqnn_kernels._compile_helper import compile_elsewhere
+from sqnn_kernels._jit import jit, pjit
 
 ROOT = Path(__file__).parent.parent
 
@@ -274,3 +276,67 @@ def test_symbol_ids_differ_between_processes_and_after_fork(tmp_path):
     runs = [_python(["-c", FORKED_IDS], tmp_path).split() for _ in range(2)]
     ids = [int(i) for run in runs for i in run]
     assert len(set(ids)) == 4 and min(ids) > 1000
+
+
+def _times(c):
+    def times(a):
+        return a * c
+    return times
+
+
+def _compiled_here(names: list):
+    """A numba compile-event listener that records the qualified names of what this process compiles."""
+    from numba.core import event
+
+    class Recorder(event.Listener):
+        def on_start(self, ev):
+            pass
+
+        def on_end(self, ev):
+            names.append(ev.data["dispatcher"].py_func.__qualname__)
+
+    return event.install_listener("numba:compile", Recorder())
+
+
+def test_a_miss_inside_compile_elsewhere_is_compiled_by_the_helper_process(cache_dir):
+    c = secrets.randbits(40)  # a kernel no cache holds yet
+    names: list = []
+    with compile_elsewhere(), _compiled_here(names):
+        kernel = jit(_times(c))
+        assert kernel(np.int64(3)) == 3 * c
+        assert kernel(np.float64(0.5)) == 0.5 * c  # a second miss: the same helper
+        assert _compile_helper._helper is not None
+        assert _compile_helper._helper.proc.poll() is None
+    assert _compile_helper._helper is None  # stopped with the block
+    assert names == []  # nothing compiled in this process
+    assert sum(kernel.stats.cache_hits.values()) == 2 and not kernel.stats.cache_misses
+    again = jit(_times(c))  # as a later process meets it: from the cache
+    assert again(np.int64(5)) == 5 * c and sum(again.stats.cache_hits.values()) == 1
+
+
+def test_a_helper_that_cannot_start_leaves_the_compile_here(cache_dir, monkeypatch):
+    def no_helper():
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(_compile_helper, "_Helper", no_helper)
+    names: list = []
+    with compile_elsewhere(), _compiled_here(names):
+        assert jit(_times(7))(np.int64(6)) == 42
+    assert names == ["_times.<locals>.times"]
+
+
+def test_a_compile_error_in_the_helper_is_numbas_own_error_here(cache_dir):
+    def bad(a):
+        return a.no_such_attribute
+
+    with compile_elsewhere(), pytest.raises(numba.core.errors.TypingError, match="no_such_attribute"):
+        jit(bad)(np.int64(1))
+
+
+def test_the_helpers_warnings_are_raised_here(cache_dir):
+    def nothing_parallel(a):
+        return a + secrets_value
+
+    secrets_value = secrets.randbits(40)
+    with compile_elsewhere(), pytest.warns(numba.core.errors.NumbaPerformanceWarning, match="parallel"):
+        assert pjit(nothing_parallel)(np.int64(1)) == 1 + secrets_value

@@ -49,6 +49,7 @@ from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 import sqnn_kernels as sk
+from sqnn_kernels._compile_helper import compile_elsewhere
 from sqnn_kernels._threads import sleeping_threads
 from sqnn_kernels.scoring import classes as score_classes
 from sqnn_kernels.scoring import logits as score_logits
@@ -439,7 +440,16 @@ class SQNNClassifier(ClassifierMixin, TransformerMixin, ClassNamePrefixFeaturesO
         Returns
         -------
         self
+
+        Notes
+        -----
+        Kernels missing from numba's disk cache are compiled in a helper process
+        (:mod:`sqnn_kernels._compile_helper`), so a first fit on an empty cache keeps no compiler memory.
         """
+        with compile_elsewhere():
+            return self._fit(X, y, s, sample_weight)
+
+    def _fit(self, X, y, s, sample_weight):
         hidden = self._check_params()
         sleeping_threads()
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
