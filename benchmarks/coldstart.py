@@ -17,7 +17,9 @@ Rows (each a new interpreter, timed from its start to its exit, so interpreter s
 * ``peak RSS: predict`` (10^6 events), ``import floor`` (``import training.classifier``: numpy, numba,
   scikit-learn and what it imports: scipy, pandas and, when installed, pyarrow), ``fit``
   (``SQNNClassifier(hidden=(64, 64))`` on the first 50k rows x 18 features of the embedded showers sample,
-  with its domains, 30 epochs; warm cache, then with an empty cache: compiles the training kernels),
+  with its domains, 30 epochs; warm cache, then with an empty cache: the fit compiles the training kernels
+  in a helper process, :mod:`sqnn_kernels._compile_helper`, and the row's peak is the larger of the two
+  processes' peaks, as ``os.wait4`` reports a process together with the children it waited for),
   ``sqnn train`` on a 4,000-row CSV (twice: its first run compiles the kernels of its diagnostics),
   ``demo`` (``sqnn demo`` on a small subsample): the process's peak resident memory (``ru_maxrss`` of the
   child, from ``os.wait4``), with its wall and CPU time (user + system: less sensitive than the wall time

@@ -11,6 +11,7 @@ Only the standard library is imported before a subcommand runs, so ``--help`` an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -653,6 +654,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# commands that train: every kernel their fits and diagnostics miss in the cache is compiled in a helper
+# process (sqnn_kernels._compile_helper), so a first run holds no compiler memory
+_TRAINING_COMMANDS = ("demo", "train", "sweep")
+
+
+def _compiler_for(command: str):
+    """:func:`sqnn_kernels._compile_helper.compile_elsewhere` for a training command, else a no-op (the
+    other commands do not import numba for it)."""
+    if command not in _TRAINING_COMMANDS:
+        return contextlib.nullcontext()
+    from sqnn_kernels._compile_helper import compile_elsewhere
+
+    return compile_elsewhere()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sqnn`` console script; returns the exit status."""
     parser = build_parser()
@@ -668,7 +684,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        args.func(args)
+        with _compiler_for(args.command):
+            args.func(args)
     except (CLIError, ValueError, TypeError, OSError, KeyError, ImportError) as err:
         msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"sqnn {args.command}: error: {msg}", file=sys.stderr)
