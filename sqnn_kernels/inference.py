@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._compile_helper import compile_elsewhere
 from .dense import binary_dense_threshold, xnor_popcount_dense
 from .spec import BinaryNetSpec
 from .thermometer import thermometer_encode
@@ -73,14 +74,18 @@ def predict_scores(spec: BinaryNetSpec, x, *, chunk_size: int = DEFAULT_CHUNK) -
     and later layers are XNOR-popcount on per-row packed words, so memory beyond the input and output is a
     few kB per thread. Wider networks go layer by layer through the register-tiled dense kernels,
     ``chunk_size`` rows at a time (bounded memory as well).
+
+    A kernel missing from numba's disk cache is compiled in a helper process
+    (:mod:`sqnn_kernels._compile_helper`), so the caller keeps no compiler memory.
     """
     from .engine import compiled, fused_scores, supports
 
-    if supports(spec):
-        xa = _check_input(spec, x, check_values=False)  # the kernel rejects NaN/inf itself
-        return fused_scores(compiled(spec), xa)
-    xa = _check_input(spec, x).astype(np.float64, copy=False)
-    out = np.empty((len(xa), spec.output.n_out), dtype=np.int32)
-    for i in range(0, len(xa), chunk_size):
-        out[i : i + chunk_size] = _forward_chunk(spec, xa[i : i + chunk_size], False)[0]
-    return out
+    with compile_elsewhere():
+        if supports(spec):
+            xa = _check_input(spec, x, check_values=False)  # the kernel rejects NaN/inf itself
+            return fused_scores(compiled(spec), xa)
+        xa = _check_input(spec, x).astype(np.float64, copy=False)
+        out = np.empty((len(xa), spec.output.n_out), dtype=np.int32)
+        for i in range(0, len(xa), chunk_size):
+            out[i : i + chunk_size] = _forward_chunk(spec, xa[i : i + chunk_size], False)[0]
+        return out
