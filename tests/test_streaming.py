@@ -180,11 +180,17 @@ MEMORY_SCRIPT = textwrap.dedent("""
         with open("/proc/self/status") as f:
             return next(int(line.split()[1]) for line in f if line.startswith(key))
 
-    mode, data, model, out = sys.argv[1:5]
+    mode, data, warm, model, out = sys.argv[1:6]
     spec = load_spec(model)
     for dtype in (np.float32, np.float64):  # compile/load the serial and parallel kernels before the baseline
         for rows in (4, 100_000):
             spec.predict_proba(np.zeros((rows, spec.n_features), dtype))
+    # one chunk-sized file through the same path first: pyarrow's one-off costs (library pages, thread pool,
+    # allocator arenas: ~100-130 MiB, whatever the file size) stay out of the growth measured below
+    if mode == "stream":
+        predict_file(spec, warm, out, chunk_size=100_000, progress=False)
+    else:
+        np.asarray(spec.predict_proba(load_table(warm, spec.feature_names)[0]))
     try:  # reset the peak (VmHWM) to the current RSS, so the compile/import peak does not hide the work's
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -206,18 +212,22 @@ MEMORY_SCRIPT = textwrap.dedent("""
 def test_streaming_peak_memory_is_bounded(tmp_path):
     n, f, chunk = 2_000_000, 18, 100_000
     names = [f"f{j}" for j in range(f)]
-    data = tmp_path / "big.parquet"
+    data, warm = tmp_path / "big.parquet", tmp_path / "warm.parquet"
     rng = np.random.default_rng(0)
-    with pq.ParquetWriter(data, pa.schema([(n_, pa.float32()) for n_ in names]), compression="none") as w:
-        for _ in range(n // chunk):
-            block = rng.standard_normal((chunk, f), dtype=np.float32)
-            w.write_table(pa.table({n_: block[:, j] for j, n_ in enumerate(names)}))
+    schema = pa.schema([(n_, pa.float32()) for n_ in names])
+    with pq.ParquetWriter(data, schema, compression="none") as w, \
+            pq.ParquetWriter(warm, schema, compression="none") as w_warm:
+        for i in range(n // chunk):
+            block = pa.table({n_: c for n_, c in zip(names, rng.standard_normal((f, chunk), dtype=np.float32))})
+            w.write_table(block)
+            if i == 0:
+                w_warm.write_table(block)
     model = tmp_path / "model.npz"
     named(random_spec(np.random.default_rng(1), f, (64, 32)), names).to_npz(model)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT_DIR), os.environ.get("PYTHONPATH", "")])}
     growth = {}
     for mode in ("stream", "memory"):
-        res = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, mode, str(data), str(model),
+        res = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, mode, str(data), str(warm), str(model),
                               str(tmp_path / "out.parquet")], capture_output=True, text=True, env=env,
                              timeout=300, check=True)
         rep = json.loads(res.stdout.strip().splitlines()[-1])
@@ -226,9 +236,10 @@ def test_streaming_peak_memory_is_bounded(tmp_path):
     print(f"peak RSS growth, 2M rows x 18 features: streaming (chunk 100k) {growth['stream']:.0f} MiB, "
           f"in memory {growth['memory']:.0f} MiB")
     # in memory holds at least the float64 features (2M x 18 x 8 B = 275 MiB); streaming holds one chunk
-    # (14 MiB of features) plus pyarrow's decoded row group and allocator slack, independent of the row count
+    # (14 MiB of features) plus pyarrow's decoded row group and allocator slack (~50 MiB measured), independent
+    # of the row count
     assert growth["memory"] > 275
-    assert growth["stream"] < 200
+    assert growth["stream"] < 120
     assert growth["stream"] < 0.35 * growth["memory"]
 
 
