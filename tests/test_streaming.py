@@ -218,7 +218,8 @@ def test_streaming_peak_memory_is_bounded(tmp_path):
     with pq.ParquetWriter(data, schema, compression="none") as w, \
             pq.ParquetWriter(warm, schema, compression="none") as w_warm:
         for i in range(n // chunk):
-            block = pa.table({n_: c for n_, c in zip(names, rng.standard_normal((f, chunk), dtype=np.float32))})
+            cols = rng.standard_normal((f, chunk), dtype=np.float32)
+            block = pa.table({n_: c for n_, c in zip(names, cols, strict=True)})
             w.write_table(block)
             if i == 0:
                 w_warm.write_table(block)
@@ -236,8 +237,8 @@ def test_streaming_peak_memory_is_bounded(tmp_path):
     print(f"peak RSS growth, 2M rows x 18 features: streaming (chunk 100k) {growth['stream']:.0f} MiB, "
           f"in memory {growth['memory']:.0f} MiB")
     # in memory holds at least the float64 features (2M x 18 x 8 B = 275 MiB); streaming holds one chunk
-    # (14 MiB of features) plus pyarrow's decoded row group and allocator slack (~50 MiB measured), independent
-    # of the row count
+    # (14 MiB of features) plus pyarrow's decoded row group and allocator slack (~50 MiB measured),
+    # independent of the row count
     assert growth["memory"] > 275
     assert growth["stream"] < 120
     assert growth["stream"] < 0.35 * growth["memory"]
