@@ -137,10 +137,11 @@ def _picklable(category: type) -> type:
 def _serve() -> None:
     """The helper's loop: read (dispatcher, signature), compile into the disk cache, answer
     ``(ok, [(warning category, message), ...])``. Ends when its input closes."""
-    from numba.core.serialize import dumps  # noqa: F401  (numba's pickle support, before the first load)
+    import importlib
 
     from ._cache import enable_disk_cache
 
+    importlib.import_module("numba.core.serialize")  # numba's pickle support, before the first load
     replies = sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not reach the reply pipe
     while True:
