@@ -74,40 +74,49 @@ def _pair_counts(m: np.ndarray) -> np.ndarray:
     return c
 
 
-def build_graph(rows: list[np.ndarray], k: int) -> AdderGraph:
+def build_graph(rows: list[np.ndarray], k: int, *, tail: int = 2,
+                shallow: tuple[int, ...] = ()) -> AdderGraph:
     """Greedy shared adder graph for the counts of ``rows`` (arrays of distinct input indices in ``[0, k)``).
 
-    The layer's first clock may hold ``d0 = (top + 1) // 2 + 1`` adders on any path and the second
-    ``d1 = max(top - d0, d0 - 2)`` (it also computes ``u = 2 P - T`` and the compare), ``top`` being the depth
-    the shared pairs need. Shared pairs are kept within ``d0``; each row's terms are packed into as few groups
-    as the first clock can sum (Kraft sum ``<= 2^d0`` each), and the group sums are added in the second, so
-    that few and wide partial sums cross the register; :func:`_fewest_register_bits` then places the
-    register. Deterministic: ties are broken by the smallest signal indices.
+    The second clock also holds ``tail`` adder levels after the counts (the neurons' compare). The first clock
+    may hold ``d0 = (top + 2 tail - 1) // 2`` adders on any path and the second ``d1 = max(top - d0,
+    d0 - tail)``, ``top`` being the depth the shared pairs need, so that both clocks are about as deep. Shared
+    pairs are kept within ``d0``; each row's terms are packed into as few groups as the first clock can sum
+    (Kraft sum ``<= 2^d0`` each), and the group sums are added in the second, so that few and wide partial
+    sums cross the register; :func:`_fewest_register_bits` then places the register.
+
+    Rows in ``shallow`` (the layer's ``T``, which passes one adder more, ``T + cut``, before the compare) are
+    summed at their least depth, and that adder counts in the second clock's depth.
+    Deterministic: ties are broken by the smallest signal indices.
     """
     row_terms, ops, hi, depth = _shared_pairs(rows, k, None)
     top = max((_min_depth(ts, depth) for ts in row_terms if ts), default=0)
-    d0 = (top + 1) // 2 + 1
-    d1 = max(top - d0, d0 - 2, 0)
+    d0 = (top + 2 * tail - 1) // 2
+    d1 = max(top - d0, d0 - tail, 0)
     if max(depth, default=0) > d0:
         row_terms, ops, hi, depth = _shared_pairs(rows, k, d0)
     roots = np.full(len(rows), -1, dtype=np.int64)
-    built: dict[tuple[int, ...], int] = {}  # the same terms are summed once (e.g. identical rows)
+    built: dict[tuple[tuple[int, ...], int], int] = {}  # the same terms, same depth: summed once
 
     def tree(terms: list[int], top: int) -> int:
-        key = tuple(sorted(terms))
+        key = (tuple(sorted(terms)), top)
         if key not in built:
-            built[key] = _row_tree(list(key), top, ops, hi, depth)
+            built[key] = _row_tree(list(key[0]), top, ops, hi, depth)
         return built[key]
 
     for i, terms in enumerate(row_terms):
         if terms:
             groups = [tree(g, d0) for g in _pack(terms, d0, depth)]
-            roots[i] = tree(groups, max(d0 + d1, _min_depth(groups, depth)))
+            least = _min_depth(groups, depth)
+            roots[i] = tree(groups, least if i in shallow else max(d0 + d1, least))
     depth_a = np.array(depth, dtype=np.int64)
-    d1 = max(d1, max((int(depth_a[r]) for r in roots if r >= 0), default=0) - d0)
+    late = {int(roots[i]): 1 for i in shallow if roots[i] >= 0}  # one adder more than the other rows'
+    # the trees may end shallower than the budget: the second clock holds what they need, or d0 - tail
+    need = max((int(depth_a[r]) + late.get(int(r), 0) for r in roots if r >= 0), default=0)
+    d1 = max(d0 - tail, need - d0, 0)
     hi_a = np.array(hi, dtype=np.int64)
     ops_a = np.array(ops, dtype=np.int64).reshape(-1, 2)
-    stage = _fewest_register_bits(k, ops_a, hi_a, depth_a, roots, d0, d1)
+    stage = _fewest_register_bits(k, ops_a, hi_a, depth_a, roots, d0, d1, late)
     return AdderGraph(k, ops_a, hi_a, depth_a, roots, stage)
 
 
@@ -217,7 +226,7 @@ def _row_tree(terms: list[int], top: int, ops: list, hi: list[int], depth: list[
 
 
 def _fewest_register_bits(k: int, ops: np.ndarray, hi: np.ndarray, depth: np.ndarray, roots: np.ndarray,
-                          d0: int, d1: int) -> np.ndarray:
+                          d0: int, d1: int, late: dict[int, int] | None = None) -> np.ndarray:
     """Stage (0: first clock, 1: second) of every signal minimising the registered bits, by a minimum cut.
 
     A signal ``u`` of width ``w_u`` is registered when it is computed in the first clock (``x_u = 0``) and
@@ -225,7 +234,8 @@ def _fewest_register_bits(k: int, ops: np.ndarray, hi: np.ndarray, depth: np.nda
     With ``z_u = max_c x_c`` over its readers, the registered bits are ``sum_u w_u (z_u - x_u)``, minimised
     subject to ``x_a <= x_c`` for every operand ``a`` of ``c`` (no first-clock node reads a second-clock
     value), ``x = 0`` for the inputs and for nodes more than ``d1`` adders below a root (the second clock's
-    longest path), ``x = 1`` for nodes deeper than ``d0``. Every constraint is an implication between two
+    longest path; ``late`` maps a root to the adders that follow it there beyond the other rows'), ``x = 1``
+    for nodes deeper than ``d0``. Every constraint is an implication between two
     binary variables, so the optimum is a minimum s-t cut (value 1 = sink side; an edge is cut from the
     source side to the sink side): ``w_u`` on s -> z_u (paid if z_u = 1) and on x_u -> t (paid if x_u = 0),
     unbounded edges a -> b for ``a >= b``, s -> v for ``v = 0`` and v -> t for ``v = 1``.
@@ -236,6 +246,8 @@ def _fewest_register_bits(k: int, ops: np.ndarray, hi: np.ndarray, depth: np.nda
     n_sig = hi.size
     width = np.array([int(h).bit_length() for h in hi], dtype=np.int64)
     height = np.zeros(n_sig, dtype=np.int64)  # adders on the longest path from the signal up to a row count
+    for root, extra in (late or {}).items():
+        height[root] = max(height[root], extra)
     for n in range(ops.shape[0] - 1, -1, -1):
         for a in ops[n]:
             height[a] = max(height[a], height[k + n] + 1)

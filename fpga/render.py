@@ -317,12 +317,13 @@ def _chunks(entries: list[int], width: int) -> dict[int, str]:
 
 def layer_graphs(spec: BinaryNetSpec) -> dict[int, AdderGraph]:
     """Slot -> the shared adder graph of that layer (rows: ``T``, then ``P_j`` of every neuron)."""
-    stages = [(i, layer.weights, layer.k) for i, layer in enumerate(spec.layers)]
-    stages.append((OUTPUT_SLOT, spec.output.weights, spec.output.k))
     graphs = {}
-    for slot, w, k in stages:
-        _, indices, _ = selection(w, k)
-        graphs[slot] = build_graph([np.arange(k), *indices], k)
+    for i, layer in enumerate(spec.layers):  # a hidden neuron compares 2 P - (T + cut): one adder after P
+        _, indices, _ = selection(layer.weights, layer.k)
+        graphs[i] = build_graph([np.arange(layer.k), *indices], layer.k, tail=1, shallow=(0,))
+    out = spec.output  # a score is +-(4 P - 2 T) + bias, then compared: two adders after P
+    _, indices, _ = selection(out.weights, out.k)
+    graphs[OUTPUT_SLOT] = build_graph([np.arange(out.k), *indices], out.k, tail=2)
     return graphs
 
 

@@ -52,7 +52,6 @@ module sqnn_layer (clk, rst, in_bits, out_bits);
   localparam CW  = (CW0 < 3) ? 3 : CW0;                                  // width of T and P_j
   localparam QW0 = (CW + 3 > THR_BITS) ? CW + 3 : THR_BITS;
   localparam QW  = ((QW0 > NOISE_BITS) ? QW0 : NOISE_BITS) + 2;          // signed width of q, z
-  localparam UW  = CW + 2;                                               // signed width of u = 2 P - T
 
   input  wire         clk;
   /* verilator lint_off UNUSEDSIGNAL */
@@ -119,16 +118,18 @@ module sqnn_layer (clk, rst, in_bits, out_bits);
         always @(posedge clk) out_bits[j] <= (z >= cut);
       end else begin : g_det
         // Stage B: u = 2 P - T against the constant cut of sqnn_struct.vh (no threshold ROM):
-        // dot >= thr  <=>  (u >= CUT) xor INV, u >= CUT  <=>  the sign of u - CUT (UW + 1 bits) is 0; the
-        // constant subtraction is a carry chain without LUTs.
+        // dot >= thr  <=>  (u >= CUT) xor INV, u >= CUT  <=>  the sign of z = 2 P - (T + CUT) is 0.
+        // T + CUT (a constant add, carry chain only) is formed while the last adders of P settle (the graph
+        // ends T's tree early), so one adder follows P.  |CUT| <= K + 1 and P <= T <= K < 2^CW, so T + CUT and
+        // z fit in CW + 3 signed bits.
         localparam integer CUT_I = sqnn_cut(LAYER, j);
-        localparam [UW:0] CUT = CUT_I[UW:0];
+        localparam signed [CW+2:0] CUT = CUT_I[CW+2:0];
         localparam INV = sqnn_inv(LAYER, j);
-        wire [UW-1:0] u = {1'b0, p_r, 1'b0} - {2'b00, t_r};
+        wire signed [CW+2:0] tc = $signed({3'b000, t_r}) + CUT;
         /* verilator lint_off UNUSEDSIGNAL */  // only the sign is used
-        wire [UW:0] z = {u[UW-1], u} - CUT;
+        wire signed [CW+2:0] z = $signed({2'b00, p_r, 1'b0}) - tc;
         /* verilator lint_on UNUSEDSIGNAL */
-        always @(posedge clk) out_bits[j] <= ~z[UW] ^ (INV != 0);
+        always @(posedge clk) out_bits[j] <= ~z[CW+2] ^ (INV != 0);
       end
     end
   endgenerate
