@@ -86,7 +86,8 @@ def build_graph(rows: list[np.ndarray], k: int, *, tail: int = 2,
     sums cross the register; :func:`_fewest_register_bits` then places the register.
 
     Rows in ``shallow`` (the layer's ``T``, which passes one adder more, ``T + cut``, before the compare) are
-    summed at their least depth, and that adder counts in the second clock's depth.
+    summed at their least depth, and that adder (and one more where the depth allows, for the fanout of ``T``
+    to every neuron) counts in the second clock's depth.
     Deterministic: ties are broken by the smallest signal indices.
     """
     row_terms, ops, hi, depth = _shared_pairs(rows, k, None)
@@ -114,6 +115,9 @@ def build_graph(rows: list[np.ndarray], k: int, *, tail: int = 2,
     # the trees may end shallower than the budget: the second clock holds what they need, or d0 - tail
     need = max((int(depth_a[r]) + late.get(int(r), 0) for r in roots if r >= 0), default=0)
     d1 = max(d0 - tail, need - d0, 0)
+    # where the clocks leave room, a shallow row ends one adder earlier still: its many readers (every
+    # neuron reads T) then have time for the routing of a high-fanout net
+    late = {r: min(2, d0 + d1 - int(depth_a[r])) for r in late}
     hi_a = np.array(hi, dtype=np.int64)
     ops_a = np.array(ops, dtype=np.int64).reshape(-1, 2)
     stage = _fewest_register_bits(k, ops_a, hi_a, depth_a, roots, d0, d1, late)
