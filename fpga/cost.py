@@ -9,9 +9,9 @@ The core's area follows from the spec alone (see ``fpga/hdl``):
   ``w_a``- and a ``w_b``-bit operand needs a LUT only where both operands have bits, ``min(w_a, w_b)``
   (``_LUT_PER_ADDER_BIT`` each), and ``ceil(max(w_a, w_b) / 4) + 1`` CARRY4; the first-clock signals that the
   second clock reads are registered (their widths in flip-flops);
-* per hidden neuron, ``u = 2 P - T`` and the compare with its constant cut (``_LUT_PER_U_BIT`` per bit of
-  ``u``) and the output flip-flop; per output, the score adder and the score, class and index registers;
-  for ``K >= 2`` outputs the argmax compares every pair of scores (``K (K - 1) / 2`` comparators of
+* per hidden neuron, the compare ``2 P - (T + cut) >= 0`` with its constant cut (``_LUT_PER_U_BIT`` per
+  bit of ``u = 2 P - T``) and the output flip-flop; per output, the score adder and the score, class and
+  index registers; for ``K >= 2`` outputs the argmax compares every pair of scores (``K (K - 1) / 2`` comparators of
   ``SCORE_BITS`` LUTs) and sets one class bit each (a LUT).
 
 The LUT coefficients are fitted to yosys ``synth_xilinx -flatten -nobram -nolutram`` on the trained test nets
@@ -26,7 +26,7 @@ from sqnn_kernels.spec import BinaryNetSpec
 from .graph import AdderGraph
 from .render import layer_graphs, model_facts, unsigned_bits
 
-# LUT6 per adder bit with two live operands, and per bit of u = 2P - T (fitted to yosys synth_xilinx)
+# LUT6 per adder bit with two live operands, and per bit of u = 2P - T in the compare (fitted to synth_xilinx)
 _LUT_PER_ADDER_BIT = 1.06
 _LUT_PER_U_BIT = 1.0
 
