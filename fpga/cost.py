@@ -11,8 +11,8 @@ The core's area follows from the spec alone (see ``fpga/hdl``):
   second clock reads are registered (their widths in flip-flops);
 * per hidden neuron, the compare ``2 P - (T + cut) >= 0`` with its constant cut (``_LUT_PER_U_BIT`` per
   bit of ``u = 2 P - T``) and the output flip-flop; per output, the score adder and the score, class and
-  index registers; for ``K >= 2`` outputs the argmax compares every pair of scores (``K (K - 1) / 2`` comparators of
-  ``SCORE_BITS`` LUTs) and sets one class bit each (a LUT).
+  index registers; for ``K >= 2`` outputs the argmax compares every pair of scores (``K (K - 1) / 2``
+  comparators of ``SCORE_BITS`` LUTs) and sets one class bit each (a LUT).
 
 The LUT coefficients are fitted to yosys ``synth_xilinx -flatten -nobram -nolutram`` on the trained test nets
 (``tests/data/fpga_*.npz``), and ``tests/test_fpga_cost.py`` checks the estimate against the recorded
